@@ -1,0 +1,3 @@
+from switchpoint.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Spreading a model group's requests across its deployments."""

@@ -1,0 +1,1 @@
+"""The ``switchpoint`` command line. No logic of its own: it calls the library."""

@@ -1,0 +1,1 @@
+"""Provider adapters: one per upstream wire format, plus config-level presets over them."""

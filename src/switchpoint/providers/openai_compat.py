@@ -1,0 +1,306 @@
+"""The OpenAI Chat Completions wire adapter.
+
+Serves OpenAI and every server that speaks its dialect (vLLM, Ollama, llama.cpp, Groq,
+Together, Mistral, DeepSeek, OpenRouter, ...). Requests are forwarded as the client sent
+them, with only ``model`` replaced; answers are relayed as the upstream sent them. The
+adapter reads just enough to capture usage and the finish reason.
+
+Foreign exceptions are converted to :mod:`switchpoint.errors` in :func:`_boundary`, and only there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import orjson
+
+from switchpoint.errors import (
+    ContextWindowExceeded,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    redact,
+)
+from switchpoint.providers.http import ClientPool
+from switchpoint.providers.sse import SSEBuffer, event_data
+from switchpoint.types import ChatRequest, ChatResponse, Deployment, Usage
+
+__all__ = ["OpenAICompatProvider", "OpenAIStream"]
+
+_FINISH = re.compile(rb'"finish_reason"\s*:\s*"([A-Za-z_]+)"')
+_USAGE = re.compile(rb'"usage"\s*:\s*\{')
+_CONTEXT_CODES = ("context_length_exceeded", "string_above_max_length")
+
+
+class OpenAICompatProvider:
+    kind = "openai_compat"
+
+    def __init__(self, pool: ClientPool | None = None) -> None:
+        self._pool = pool or ClientPool()
+        self._headers: dict[str, dict[str, str]] = {}
+        self._timeouts: dict[str, aiohttp.ClientTimeout] = {}
+
+    async def complete(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> ChatResponse:
+        body = self._body(request, deployment, upstream_model, stream=False)
+        url = deployment.api_base + "/chat/completions"
+        with _boundary(deployment, "first_token"):
+            async with self._pool.session(url).post(
+                url, data=body, headers=self._headers_for(deployment), timeout=self._timeout_for(deployment)
+            ) as resp:
+                raw = await resp.read()
+                if resp.status != 200:
+                    raise _status_error(deployment, resp.status, raw, resp.headers.get("Retry-After"))
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ProviderProtocolError(
+                f"upstream {deployment.id} returned invalid JSON",
+                provider=deployment.provider,
+                deployment=deployment.id,
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise ProviderProtocolError(
+                f"upstream {deployment.id} returned no choices", provider=deployment.provider, deployment=deployment.id
+            )
+        choices = data["choices"]
+        finish = choices[0].get("finish_reason") if choices and isinstance(choices[0], dict) else None
+        return ChatResponse(body=data, usage=Usage.from_openai(data.get("usage")), raw=raw, finish_reason=finish)
+
+    async def stream(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> OpenAIStream:
+        body = self._body(request, deployment, upstream_model, stream=True)
+        url = deployment.api_base + "/chat/completions"
+        # One first-token budget covers the response headers and the first event.
+        first_token_deadline = asyncio.get_running_loop().time() + deployment.timeouts.first_token
+        with _boundary(deployment, "first_token"):
+            async with asyncio.timeout_at(first_token_deadline):
+                resp = await self._pool.session(url).post(
+                    url, data=body, headers=self._headers_for(deployment), timeout=self._timeout_for(deployment)
+                )
+            if resp.status != 200:
+                try:
+                    raw = await resp.read()
+                finally:
+                    resp.release()
+                raise _status_error(deployment, resp.status, raw, resp.headers.get("Retry-After"))
+        return OpenAIStream(resp, deployment, hide_usage=not request.include_usage, first_deadline=first_token_deadline)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    def _body(self, request: ChatRequest, deployment: Deployment, upstream_model: str, *, stream: bool) -> bytes:
+        body = dict(request.body)
+        body["model"] = upstream_model
+        if stream and deployment.options.get("stream_usage", True) and not request.include_usage:
+            options = body.get("stream_options")
+            body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        return orjson.dumps(body)
+
+    def _headers_for(self, deployment: Deployment) -> dict[str, str]:
+        headers = self._headers.get(deployment.id)
+        if headers is None:
+            headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+            if deployment.api_key:
+                headers["Authorization"] = f"Bearer {deployment.api_key}"
+            headers.update(deployment.headers)
+            self._headers[deployment.id] = headers
+        return headers
+
+    def _timeout_for(self, deployment: Deployment) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(deployment.id)
+        if timeout is None:
+            connect = deployment.timeouts.connect
+            timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect)
+            self._timeouts[deployment.id] = timeout
+        return timeout
+
+
+class OpenAIStream:
+    """Relays an upstream SSE stream as whole events; records usage and finish reason on the way.
+
+    When the client did not ask for usage, the adapter asked for it anyway (to price the
+    request) and ``hide_usage`` drops the extra usage-only chunk.
+    """
+
+    def __init__(
+        self, resp: aiohttp.ClientResponse, deployment: Deployment, *, hide_usage: bool, first_deadline: float
+    ) -> None:
+        self._resp = resp
+        self._first_deadline = first_deadline
+        self._deployment = deployment
+        self._hide_usage = hide_usage
+        self._done = False
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._relay()
+
+    async def _relay(self) -> AsyncIterator[bytes]:
+        deployment = self._deployment
+        timeouts = deployment.timeouts
+        content = self._resp.content
+        buffer = SSEBuffer()
+        loop = asyncio.get_running_loop()
+        deadline, phase = self._first_deadline, "first_token"
+        while not self._done:
+            with _boundary(deployment, phase):
+                async with asyncio.timeout_at(deadline):
+                    data = await content.readany()
+            if not data:
+                self._end_of_body(buffer.flush())
+                return
+            out = self._inspect(buffer.feed(data))
+            if out:
+                yield out
+                phase = "idle"
+            if phase == "idle":
+                deadline = loop.time() + timeouts.idle
+
+    def _inspect(self, events: list[bytes]) -> bytes:
+        kept: list[bytes] = []
+        for event in events:
+            if event.startswith((b"data: [DONE]", b"data:[DONE]")):
+                self._done = True
+                break
+            if b'"choices"' not in event or _USAGE.search(event):
+                if not self._parse_special(event):
+                    continue
+            else:
+                match = _FINISH.search(event)
+                if match:
+                    self.finish_reason = match.group(1).decode()
+            kept.append(event)
+        return b"\n\n".join(kept) + b"\n\n" if kept else b""
+
+    def _parse_special(self, event: bytes) -> bool:
+        """Handle an event carrying usage, an error or something unknown. Returns whether to relay it."""
+        payload = event_data(event)
+        if payload is None:
+            return True  # comments and keep-alives pass through
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise _protocol(self._deployment, "sent an invalid stream event") from None
+        if not isinstance(data, dict):
+            raise _protocol(self._deployment, "sent a stream event that is not an object")
+        if "error" in data and "choices" not in data:
+            raise _stream_error(self._deployment, data["error"])
+        usage = Usage.from_openai(data.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        choices = data.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            self.finish_reason = choices[0].get("finish_reason") or self.finish_reason
+        return not (self._hide_usage and usage is not None and not choices)
+
+    def _end_of_body(self, rest: bytes) -> None:
+        if rest:
+            self._inspect([rest])
+        if not self._done and self.finish_reason is None:
+            raise _protocol(self._deployment, "closed the stream before it finished")
+        self._done = True
+
+    async def aclose(self) -> None:
+        if self._done:
+            self._resp.release()
+        else:
+            self._resp.close()  # abort: the upstream stops generating (and billing)
+
+
+@contextmanager
+def _boundary(deployment: Deployment, phase: str) -> Iterator[None]:
+    """The one place where aiohttp, asyncio and socket errors become switchpoint errors."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            phase = "connect"
+        raise ProviderTimeout(
+            f"upstream {deployment.id} timed out ({phase})",
+            phase=phase,
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+    except aiohttp.ClientConnectorError as exc:
+        raise ProviderConnectionError(
+            f"cannot connect to upstream {deployment.id}: {exc.strerror or type(exc).__name__}",
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise ProviderConnectionError(
+            f"upstream {deployment.id} dropped the connection ({type(exc).__name__})",
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise ProviderProtocolError(
+            f"upstream {deployment.id} failed: {type(exc).__name__}",
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+
+
+def _protocol(deployment: Deployment, what: str) -> ProviderProtocolError:
+    return ProviderProtocolError(
+        f"upstream {deployment.id} {what}", provider=deployment.provider, deployment=deployment.id
+    )
+
+
+def _upstream_message(raw: bytes) -> tuple[str, str | None]:
+    """The message and code of an upstream error body, in whichever common shape it came."""
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw[:300].decode("utf-8", "replace").strip(), None
+    error = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(error, dict):
+        code = error.get("code") or error.get("type")
+        return str(error.get("message") or error.get("detail") or "")[:1000], str(code) if code else None
+    return str(error)[:1000], None
+
+
+def _status_error(deployment: Deployment, status: int, raw: bytes, retry_after: str | None) -> ProviderError:
+    message, code = _upstream_message(raw)
+    message = redact(message, (deployment.api_key or "",))
+    where = dict(provider=deployment.provider, deployment=deployment.id)
+    text = f"upstream {deployment.id} returned {status}" + (f": {message}" if message else "")
+    if status == 429:
+        return ProviderRateLimited(text, retry_after=_retry_after(retry_after), **where)
+    if status in (400, 413) and (
+        code in _CONTEXT_CODES or "context length" in message.lower() or "context window" in message.lower()
+    ):
+        return ContextWindowExceeded(text, **where)
+    if status in (401, 403):
+        # Never relay an upstream auth message: it can quote the key or its prefix.
+        text = f"upstream {deployment.id} rejected the gateway's credentials ({status})"
+    return ProviderHTTPError(text, status_code=status, body=message, **where)
+
+
+def _stream_error(deployment: Deployment, error: Any) -> ProviderError:
+    message = error.get("message", "") if isinstance(error, dict) else str(error)
+    message = redact(str(message), (deployment.api_key or "",))
+    return ProviderProtocolError(
+        f"upstream {deployment.id} reported an error mid-stream: {message}"[:1000],
+        provider=deployment.provider,
+        deployment=deployment.id,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""The HTTP server: a raw ASGI app on uvicorn (uvloop + httptools)."""

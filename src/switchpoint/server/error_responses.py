@@ -1,0 +1,52 @@
+"""The only place that turns errors into HTTP responses: OpenAI's error shape and status."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from switchpoint.errors import (
+    AllAttemptsFailed,
+    NoDeploymentAvailable,
+    ProviderError,
+    RequestError,
+    SwitchpointError,
+    redact,
+    status_of,
+)
+
+__all__ = ["error_body", "error_event", "error_response"]
+
+logger = logging.getLogger("switchpoint.server")
+
+
+def error_body(message: str, error_type: str, *, param: str | None = None, code: str | None = None) -> bytes:
+    return orjson.dumps({"error": {"message": message, "type": error_type, "param": param, "code": code}})
+
+
+def _fields(exc: BaseException) -> tuple[str, str, str | None, str | None]:
+    """message, type, param, code"""
+    detail = exc.last if isinstance(exc, AllAttemptsFailed) else exc
+    if isinstance(detail, RequestError):
+        return detail.message, detail.error_type, detail.param, detail.code
+    if isinstance(detail, ProviderError):
+        message = exc.message if isinstance(exc, SwitchpointError) else detail.message
+        return redact(message), detail.error_type, None, detail.code
+    if isinstance(detail, NoDeploymentAvailable):
+        return detail.message, "service_unavailable", None, "no_deployment_available"
+    if isinstance(detail, SwitchpointError):
+        return detail.message, "server_error", None, "internal_error"
+    logger.exception("unexpected error while serving a request", exc_info=exc)
+    return "The gateway hit an internal error; it has been logged.", "server_error", None, "internal_error"
+
+
+def error_response(exc: BaseException) -> tuple[int, bytes]:
+    message, error_type, param, code = _fields(exc)
+    return status_of(exc), error_body(message, error_type, param=param, code=code)
+
+
+def error_event(exc: BaseException) -> bytes:
+    """An SSE event carrying the error, as OpenAI sends one mid-stream."""
+    message, error_type, param, code = _fields(exc)
+    return b"data: " + error_body(message, error_type, param=param, code=code) + b"\n\n"

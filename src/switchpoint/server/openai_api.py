@@ -1,0 +1,121 @@
+"""The OpenAI-compatible endpoints: ``/v1/chat/completions`` (plain and SSE) and ``/v1/models``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+
+from switchpoint.engine import Completion, Gateway, StreamingCompletion
+from switchpoint.errors import SwitchpointError
+from switchpoint.server.asgi import Headers, Receive, Scope, Send, header, read_body, send_bytes
+from switchpoint.server.error_responses import error_event
+from switchpoint.types import ChatRequest
+from switchpoint.validation import parse_chat_request
+
+__all__ = ["ChatEndpoint", "list_models"]
+
+JSON = b"application/json"
+_SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+_DONE = b"data: [DONE]\n\n"
+
+
+class ChatEndpoint:
+    """``POST /v1/chat/completions``. Cancels the upstream call when the client goes away."""
+
+    def __init__(self, gateway: Gateway, max_body_bytes: int) -> None:
+        self._gateway = gateway
+        self._limit = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        raw = await read_body(scope, receive, self._limit)
+        tags_header = header(scope, b"x-switchpoint-tags")
+        tags = tuple(t.strip() for t in tags_header.decode("latin-1").split(",") if t.strip()) if tags_header else ()
+        request = parse_chat_request(raw, request_id=headers[0][1].decode(), tags=tags)
+        watch = _DisconnectWatch(receive)
+        try:
+            if request.stream:
+                await self._stream(request, send, headers, watch)
+            else:
+                completion = await self._gateway.complete(request)
+                watch.finished = True
+                await _send_completion(send, completion, headers)
+        except asyncio.CancelledError:
+            if not watch.disconnected:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+        finally:
+            watch.stop()
+
+    async def _stream(self, request: ChatRequest, send: Send, headers: Headers, watch: _DisconnectWatch) -> None:
+        stream = await self._gateway.stream(request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*_SSE_HEADERS, *headers, *_route_headers(stream)],
+            }
+        )
+        try:
+            async for block in stream:
+                await send({"type": "http.response.body", "body": block, "more_body": True})
+        except SwitchpointError as exc:
+            watch.finished = True
+            await send({"type": "http.response.body", "body": error_event(exc), "more_body": False})
+            return
+        except asyncio.CancelledError:
+            stream.record.client_disconnected = watch.disconnected
+            await stream.aclose()
+            raise
+        watch.finished = True
+        await send({"type": "http.response.body", "body": _DONE, "more_body": False})
+
+
+class _DisconnectWatch:
+    """Waits for ``http.disconnect`` and cancels the request's task when the client has gone."""
+
+    __slots__ = ("_task", "disconnected", "finished")
+
+    def __init__(self, receive: Receive) -> None:
+        self.disconnected = False
+        self.finished = False
+        owner = asyncio.current_task()
+        self._task = asyncio.get_running_loop().create_task(self._watch(receive, owner))
+
+    async def _watch(self, receive: Receive, owner: asyncio.Task[object] | None) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if not self.finished and owner is not None:
+                    self.disconnected = True
+                    owner.cancel()
+                return
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+def _route_headers(result: Completion | StreamingCompletion) -> Headers:
+    return [
+        (b"x-switchpoint-model", result.group.name.encode()),
+        (b"x-switchpoint-deployment", result.deployment.id.encode()),
+    ]
+
+
+async def _send_completion(send: Send, completion: Completion, headers: Headers) -> None:
+    response = completion.response
+    body = response.raw if response.raw is not None else orjson.dumps(response.body)
+    await send_bytes(send, 200, body, [*headers, *_route_headers(completion)], JSON)
+
+
+def list_models(gateway: Gateway) -> bytes:
+    created = int(time.time())
+    data = [{"id": g.name, "object": "model", "created": created, "owned_by": "switchpoint"} for g in gateway.groups]
+    return orjson.dumps({"object": "list", "data": data})

@@ -1,0 +1,1 @@
+"""Request records and the sinks that receive them."""
