@@ -20,5 +20,4 @@ def upstream() -> Iterator[FakeOpenAIUpstream]:
 def _reset_upstream(request: pytest.FixtureRequest) -> None:
     if "upstream" in request.fixturenames:
         fake: FakeOpenAIUpstream = request.getfixturevalue("upstream")
-        fake.behaviors.clear()
-        fake.requests.clear()
+        fake.reset()

@@ -59,7 +59,8 @@ __all__ = [
 ]
 
 _KEY_PATTERN = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})"
+    r"((?<![A-Za-z0-9_\-])sk-[A-Za-z0-9_\-]{8,}|(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{20,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})"
 )
 
 

@@ -165,5 +165,8 @@ def _check_tools(tools: Any) -> None:
 
 
 def _show(value: Any) -> str:
-    text = orjson.dumps(value).decode() if value is not None else "nothing"
+    try:
+        text = orjson.dumps(value).decode() if value is not None else "nothing"
+    except TypeError:
+        text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -77,9 +77,6 @@ def test_same_id_in_different_groups_is_not_renamed() -> None:
     assert [g.deployments[0].id for g in groups] == ["openai_compat/m", "openai_compat/m"]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="BUG: '#k' suffix can collide with an explicit id (build.py _group)"
-)
 def test_deduplicated_ids_are_unique_even_against_explicit_ids() -> None:
     (group,) = _groups(
         {
@@ -345,11 +342,6 @@ def test_resolve_overrides() -> None:
     assert resolve_config(None, env) == resolve_config(None, env, host=None, port=None, workers=None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: resolve.py overrides use model_copy(update=...), which skips validation",
-)
 @pytest.mark.parametrize("override", [{"port": 70000}, {"port": -1}, {"workers": 0}, {"workers": 1000}])
 def test_resolve_overrides_are_validated(override: dict[str, int]) -> None:
     with pytest.raises(ConfigError):

@@ -79,8 +79,12 @@ def test_inline_and_list_forms_are_equivalent() -> None:
                 {
                     "name": "chat",
                     "deployments": [
-                        {"provider": "openai_compat", "api_base": "http://127.0.0.1:9", "model": "m",
-                         "input_cost_per_mtok": 1.5}
+                        {
+                            "provider": "openai_compat",
+                            "api_base": "http://127.0.0.1:9",
+                            "model": "m",
+                            "input_cost_per_mtok": 1.5,
+                        }
                     ],
                 }
             ]
@@ -523,15 +527,23 @@ models:
 def _secret_config() -> dict[str, Any]:
     return {
         "server": {"master_key": "${MASTER}"},
-        "models": [_group(api_key="${KEY}"), {"name": "two", "deployments": [
-            {"provider": "openai", "api_key": SECRET}]}],
+        "models": [
+            _group(api_key="${KEY}"),
+            {"name": "two", "deployments": [{"provider": "openai", "api_key": SECRET}]},
+        ],
     }
 
 
 def test_secrets_not_in_repr_or_str() -> None:
     config = parse_config(_secret_config(), {"MASTER": MASTER, "KEY": SECRET})
-    for text in (repr(config), str(config), repr(config.models), str(config.models[0].deployments[0]),
-                 repr(config.server), config.model_dump_json()):
+    for text in (
+        repr(config),
+        str(config),
+        repr(config.models),
+        str(config.models[0].deployments[0]),
+        repr(config.server),
+        config.model_dump_json(),
+    ):
         assert SECRET not in text
         assert MASTER not in text
     assert "**********" in repr(config)
@@ -553,9 +565,7 @@ def test_secrets_not_in_config_error_messages(tmp_path: Path) -> None:
 
 def test_secret_of_wrong_type_not_echoed(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text(
-        f"models:\n  - name: a\n    provider: openai\n    api_key: [{SECRET}]\n", encoding="utf-8"
-    )
+    path.write_text(f"models:\n  - name: a\n    provider: openai\n    api_key: [{SECRET}]\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path, {})
     assert info.value.problems == [f"{path}:4:14: models[0].deployments[0].api_key: Input should be a valid string"]

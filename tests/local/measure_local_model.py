@@ -74,14 +74,23 @@ async def one_run(config: LocalServerConfig, max_tokens: int) -> dict[str, Any]:
     try:
         assert server.pid is not None
         idle = rss_kib(server.pid)
-        async with aiohttp.ClientSession() as session:
+        # llama.cpp closes the connection after a stream: never reuse one (see docs/local-model.md).
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
             ttft = await first_token_s(session, server)
             gen = await generate(session, server, max_tokens)
         busy = rss_kib(server.pid)
     finally:
+        began = time.perf_counter()
         await server.stop()
-    return {"ready_s": round(ready, 3), "rss_idle_kib": idle["VmRSS"], "rss_peak_kib": busy["VmHWM"],
-            "first_token_s": ttft, **gen}  # fmt: skip
+        stopped = time.perf_counter() - began
+    return {
+        "ready_s": round(ready, 3),
+        "stop_s": round(stopped, 3),
+        "rss_idle_kib": idle["VmRSS"],
+        "rss_peak_kib": busy["VmHWM"],
+        "first_token_s": ttft,
+        **gen,
+    }
 
 
 async def main() -> None:

@@ -132,6 +132,28 @@ def test_chat_completion_stream(local_server: LocalModelServer, loop_thread: Loo
     assert all(reason is None for reason in finish[:-1])
 
 
+def test_requests_after_a_stream_succeed_on_fresh_connections(
+    local_server: LocalModelServer, loop_thread: LoopThread
+) -> None:
+    """llama.cpp closes the connection after a streamed response although it announced
+    keep-alive, so a pooled client would reuse a dead socket; with ``force_close`` every
+    request gets its own connection and alternating stream / non-stream calls all succeed."""
+
+    async def alternate() -> list[int]:
+        url = f"{local_server.base_url}/chat/completions"
+        connector = aiohttp.TCPConnector(force_close=True)
+        statuses = []
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for stream in (True, False, True, False):
+                payload = chat_payload(local_server, max_tokens=3, stream=stream)
+                async with session.post(url, json=payload) as response:
+                    await response.read()
+                    statuses.append(response.status)
+        return statuses
+
+    assert loop_thread.run(alternate()) == [200, 200, 200, 200]
+
+
 def test_supervisor_restarts_a_killed_child(local_server: LocalModelServer, loop_thread: LoopThread) -> None:
     old_pid, old_url, old_restarts = local_server.pid, local_server.base_url, local_server.restarts
     assert old_pid is not None

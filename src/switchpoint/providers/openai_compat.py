@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from switchpoint.errors import (
     ContextWindowExceeded,
@@ -47,10 +48,11 @@ class OpenAICompatProvider:
         self._pool = pool or ClientPool()
         self._headers: dict[str, dict[str, str]] = {}
         self._timeouts: dict[str, aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, URL] = {}
 
     async def complete(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> ChatResponse:
         body = self._body(request, deployment, upstream_model, stream=False)
-        url = deployment.api_base + "/chat/completions"
+        url = self._url_for(deployment)
         with _boundary(deployment, "first_token"):
             async with self._pool.session(url).post(
                 url, data=body, headers=self._headers_for(deployment), timeout=self._timeout_for(deployment)
@@ -76,7 +78,7 @@ class OpenAICompatProvider:
 
     async def stream(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> OpenAIStream:
         body = self._body(request, deployment, upstream_model, stream=True)
-        url = deployment.api_base + "/chat/completions"
+        url = self._url_for(deployment)
         # One first-token budget covers the response headers and the first event.
         first_token_deadline = asyncio.get_running_loop().time() + deployment.timeouts.first_token
         with _boundary(deployment, "first_token"):
@@ -102,6 +104,12 @@ class OpenAICompatProvider:
             options = body.get("stream_options")
             body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         return orjson.dumps(body)
+
+    def _url_for(self, deployment: Deployment) -> URL:
+        url = self._urls.get(deployment.id)
+        if url is None:
+            url = self._urls[deployment.id] = URL(deployment.api_base + "/chat/completions")
+        return url
 
     def _headers_for(self, deployment: Deployment) -> dict[str, str]:
         headers = self._headers.get(deployment.id)

@@ -27,11 +27,16 @@ class SSEBuffer:
             self._buf = buf
             return []
         self._buf = buf[end + 2 :]
-        return [event for event in buf[:end].split(b"\n\n") if event.strip(b"\n")]
+        events = []
+        for event in buf[:end].split(b"\n\n"):
+            event = event.strip(b"\n")
+            if event:
+                events.append(event)
+        return events
 
     def flush(self) -> bytes:
         """What is left: an unterminated last event, if any."""
-        rest, self._buf = self._buf.strip(b"\n"), b""
+        rest, self._buf = self._buf.replace(b"\r", b"\n").strip(b"\n"), b""
         return rest
 
 

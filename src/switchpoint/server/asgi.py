@@ -36,10 +36,12 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit} bytes.")
     message = await receive()
     body: bytes = message.get("body", b"")
+    size = len(body)
+    if size > limit:
+        raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
     if not message.get("more_body"):
         return body
     parts = [body]
-    size = len(body)
     while message.get("more_body"):
         message = await receive()
         if message["type"] == "http.disconnect":

@@ -96,6 +96,15 @@ class FakeOpenAIUpstream:
             self._failures.pop(model, None)
         return self.behaviors[model]
 
+    def reset(self) -> None:
+        """Forget every script, request and counter (between tests)."""
+        with self._lock:
+            self.behaviors.clear()
+            self.requests.clear()
+            self._failures.clear()
+            self.aborted_streams = 0
+            self.abort_times.clear()
+
     def requests_for(self, model: str) -> list[ReceivedRequest]:
         return [r for r in self.requests if isinstance(r.body, dict) and r.body.get("model") == model]
 
