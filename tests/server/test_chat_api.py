@@ -157,6 +157,13 @@ class TestBadInput:
             response = c.post(served.url + "/v1/chat/completions", content=chunks())
             assert_openai_error(response, 413)
 
+    def test_body_over_limit_chunked_in_one_piece(self, upstream: FakeOpenAIUpstream) -> None:
+        def one_chunk() -> Iterator[bytes]:
+            yield b'{"model": "chat", "messages": [{"role": "user", "content": "' + b"z" * 9000 + b'"}]}'
+
+        with ServedGateway(chat_config(upstream, max_body_bytes=4000)) as served, httpx.Client() as c:
+            assert_openai_error(c.post(served.url + "/v1/chat/completions", content=one_chunk()), 413)
+
     def test_unknown_path_and_wrong_method(self, client: httpx.Client) -> None:
         assert_openai_error(client.get("/v1/nothing-here"), 404)
         assert_openai_error(client.get("/v1/chat/completions"), 405)
