@@ -11,7 +11,7 @@ import uvicorn
 
 from switchpoint.config.load import parse_config
 from switchpoint.server.run import build_app
-from switchpoint.storage.sinks import MemorySink
+from switchpoint.storage.sinks import FanoutSink, MemorySink
 from switchpoint.testing import FakeOpenAIUpstream
 
 
@@ -28,7 +28,7 @@ class ServedGateway:
         self.config = parse_config(config, environ or {})
         self.app = build_app(self.config)
         self.sink = MemorySink()
-        self.app.gateway.sink = self.sink
+        self.app.gateway.sink = FanoutSink([self.app.gateway.sink, self.sink])
         self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(self.app, host="127.0.0.1", port=self.port, loop="asyncio", http="httptools",

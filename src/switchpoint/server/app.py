@@ -17,6 +17,7 @@ import orjson
 from switchpoint._version import __version__
 from switchpoint.engine import Gateway
 from switchpoint.errors import AuthenticationError, InvalidRequest, RequestError
+from switchpoint.metrics import MetricsSink
 from switchpoint.server.asgi import Headers, Receive, Scope, Send, header, send_bytes
 from switchpoint.server.error_responses import error_response
 from switchpoint.server.openai_api import ChatEndpoint, list_models
@@ -26,6 +27,7 @@ __all__ = ["SwitchpointApp"]
 logger = logging.getLogger("switchpoint.server")
 
 JSON = b"application/json"
+PROMETHEUS = b"text/plain; version=0.0.4; charset=utf-8"
 Hook = Callable[[], Awaitable[None]]
 
 _CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
@@ -44,8 +46,10 @@ class SwitchpointApp:
         max_body_bytes: int = 32 * 1024 * 1024,
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.gateway = gateway
+        self.metrics = metrics
         self._master_key = f"Bearer {master_key}".encode() if master_key else None
         self._raw_key = master_key.encode() if master_key else None
         self._chat = ChatEndpoint(gateway, max_body_bytes)
@@ -77,6 +81,8 @@ class SwitchpointApp:
                 status = 200 if self.ready else 503
                 body = orjson.dumps({"status": "ready" if self.ready else "starting", "version": __version__})
                 await send_bytes(send, status, body, headers, JSON)
+            elif path == "/metrics" and self.metrics is not None:
+                await send_bytes(send, 200, self.metrics.render().encode(), headers, PROMETHEUS)
             elif path in ("/v1/models", "/models"):
                 self._authorize(scope)
                 await send_bytes(send, 200, list_models(self.gateway), headers, JSON)

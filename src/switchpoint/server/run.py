@@ -11,7 +11,9 @@ import uvicorn
 
 from switchpoint.config.build import build_gateway
 from switchpoint.config.schema import GatewayConfig
+from switchpoint.metrics import MetricsSink
 from switchpoint.server.app import SwitchpointApp
+from switchpoint.storage.sinks import FanoutSink
 
 __all__ = ["build_app", "serve", "worker_app"]
 
@@ -20,9 +22,10 @@ _CONFIG_ENV = "SWITCHPOINT_WORKER_CONFIG_JSON"
 
 def build_app(config: GatewayConfig) -> SwitchpointApp:
     """The composition root for a served gateway."""
-    gateway = build_gateway(config)
+    metrics = MetricsSink()
+    gateway = build_gateway(config, sink=FanoutSink([metrics]))
     key = config.server.master_key.get_secret_value() if config.server.master_key else None
-    return SwitchpointApp(gateway, master_key=key, max_body_bytes=config.server.max_body_bytes)
+    return SwitchpointApp(gateway, master_key=key, max_body_bytes=config.server.max_body_bytes, metrics=metrics)
 
 
 def worker_app() -> SwitchpointApp:

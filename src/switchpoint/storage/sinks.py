@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from switchpoint.storage.records import RequestRecord
 
-__all__ = ["MemorySink", "NullSink"]
+if TYPE_CHECKING:
+    from switchpoint.protocols import EventSink
+
+__all__ = ["FanoutSink", "MemorySink", "NullSink"]
+
+logger = logging.getLogger("switchpoint.storage")
 
 
 class NullSink:
@@ -30,3 +38,24 @@ class MemorySink:
 
     async def aclose(self) -> None:
         return None
+
+
+class FanoutSink:
+    """Hands each record to several sinks, in order. One failing sink never stops the others."""
+
+    def __init__(self, sinks: Sequence[EventSink]) -> None:
+        self.sinks = list(sinks)
+
+    def emit(self, record: RequestRecord) -> None:
+        for sink in self.sinks:
+            try:
+                sink.emit(record)
+            except Exception:  # a sink must not raise; if one does, the request still succeeds
+                logger.exception("event sink %r failed", sink)
+
+    async def aclose(self) -> None:
+        for sink in self.sinks:
+            try:
+                await sink.aclose()
+            except Exception:
+                logger.exception("event sink %r failed to close", sink)
