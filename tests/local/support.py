@@ -12,7 +12,9 @@ from switchpoint.local.server import LocalServerConfig
 
 T = TypeVar("T")
 
-TEST_THREADS = 2
+# One thread: on a shared 2-core machine two llama.cpp threads slow down far more under
+# contention than one does (see docs/local-model.md), and the tests generate few tokens.
+TEST_THREADS = 1
 TEST_CTX = 2048
 
 
@@ -35,7 +37,7 @@ class LoopThread:
 
 
 def real_server_config(cache_dir: Path, **overrides: Any) -> LocalServerConfig:
-    """The packaged model from ``cache_dir``, with a small context, two threads and quick restarts."""
+    """The packaged model from ``cache_dir``, with a small context, one thread and quick restarts."""
     settings: dict[str, Any] = {
         "cache_dir": cache_dir,
         "threads": TEST_THREADS,

@@ -187,7 +187,7 @@ from pathlib import Path
 from switchpoint.local.server import LocalModelServer, LocalServerConfig
 
 async def main() -> None:
-    config = LocalServerConfig(cache_dir=Path(sys.argv[1]), threads=2, ctx_size=512)
+    config = LocalServerConfig(cache_dir=Path(sys.argv[1]), threads=1, ctx_size=512)
     server = LocalModelServer(config)
     await server.start()
     sys.stdout.write(f"{server.pid}\\n")

@@ -14,12 +14,17 @@ __all__ = ["ClientPool"]
 
 
 class ClientPool:
-    """Owns one :class:`aiohttp.ClientSession` per ``scheme://host:port``."""
+    """Owns one :class:`aiohttp.ClientSession` per ``scheme://host:port``.
 
-    def __init__(self, *, max_connections: int = 1000, keepalive: float = 60.0) -> None:
+    ``force_close`` opens a new connection per request, for upstreams that announce keep-alive
+    but close the connection anyway (llama.cpp's server does, after every stream).
+    """
+
+    def __init__(self, *, max_connections: int = 1000, keepalive: float = 60.0, force_close: bool = False) -> None:
         self._sessions: dict[URL, aiohttp.ClientSession] = {}
         self._max_connections = max_connections
         self._keepalive = keepalive
+        self._force_close = force_close
 
     def session(self, url: URL) -> aiohttp.ClientSession:
         origin = url.origin()
@@ -28,7 +33,8 @@ class ClientPool:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
                 limit_per_host=0,
-                keepalive_timeout=self._keepalive,
+                keepalive_timeout=None if self._force_close else self._keepalive,
+                force_close=self._force_close,
                 ttl_dns_cache=300,
             )
             session = aiohttp.ClientSession(
