@@ -25,6 +25,7 @@ class ServedGateway:
     """A gateway app on uvicorn in a background thread, on a free loopback port."""
 
     def __init__(self, config: dict[str, Any], environ: dict[str, str] | None = None) -> None:
+        config = {"logs": {"url": None}, **config}  # no request log unless a test asks for one
         self.config = parse_config(config, environ or {})
         self.app = build_app(self.config)
         self.sink = MemorySink()

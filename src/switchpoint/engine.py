@@ -2,43 +2,93 @@
 
 This is the only orchestration code. The HTTP server and the SDK both call :class:`Gateway`;
 neither holds any logic of its own about models, providers or records.
+
+One request, in order: resolve the group → drop deployments that lack a needed capability, whose
+context window is too small (estimated before the call) or that are cooling down → the group's
+balancer orders the rest → attempts, switching deployment at once after a retryable failure and
+backing off (full jitter, or ``Retry-After``) only when retrying the same one, every retry paid
+from the group's retry budget → when the group is exhausted, its fallback group for that class of
+error → for a non-streamed answer, the cascade (escalate on low confidence). One total deadline
+covers all of it. The policies live in ``switchpoint.balancing``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import random
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from switchpoint.balancing.attempts import (
+    AttemptBook,
+    Cursor,
+    GroupRuntime,
+    Opened,
+    Run,
+    Served,
+    bill,
+    close_record,
+    deadline_error,
+    route_headers,
+    settle_usage,
+)
+from switchpoint.balancing.calls import complete_once, open_stream
+from switchpoint.balancing.candidates import capable, check_references, fit_context, retry_target, unavailable
+from switchpoint.balancing.cascade import score_answer, strip_logprobs, with_logprobs
+from switchpoint.balancing.checks import ActiveHealthChecker
+from switchpoint.balancing.health import HealthTracker
+from switchpoint.balancing.hedge import race
+from switchpoint.balancing.policy import DEFAULT_POLICY, GroupPolicy
+from switchpoint.balancing.retry import (
+    FALLBACK_CLASS,
+    RETRYABLE,
+    RetryPolicy,
+    classify,
+)
 from switchpoint.clock import Clock, MonotonicClock
 from switchpoint.errors import (
     AllAttemptsFailed,
     NoDeploymentAvailable,
     ProviderError,
-    ProviderTimeout,
     SwitchpointError,
     UnknownModel,
     UnsupportedCapability,
-    status_of,
 )
 from switchpoint.protocols import Balancer, EventSink, Provider
-from switchpoint.storage.records import AttemptRecord, RequestRecord
-from switchpoint.types import ChatRequest, ChatResponse, ChatStream, Deployment, ModelGroup, Usage
+from switchpoint.storage.records import RequestRecord
+from switchpoint.streaming import StreamingCompletion
+from switchpoint.types import ChatRequest, ChatResponse, Deployment, ModelGroup
 
 __all__ = ["Completion", "Gateway", "StreamingCompletion"]
+
+Sleep = Callable[[float], Awaitable[None]]
+_MAX_FALLBACK_HOPS = 5
+_MAX_CASCADE_STEPS = 4
 
 
 @dataclass(slots=True)
 class Completion:
+    """A finished answer. ``group`` and ``deployment`` are the ones that served it (after any
+    fallback or escalation); ``record.group`` is the group the client asked for."""
+
     response: ChatResponse
     group: ModelGroup
     deployment: Deployment
     record: RequestRecord
 
+    def route_headers(self) -> list[tuple[bytes, bytes]]:
+        """``x-switchpoint-attempts``/``-route``/``-groups``/``-cascade``/``-cost`` response headers."""
+        return route_headers(self.record, self.group.name)
+
 
 class Gateway:
-    """Owns the model groups, the provider adapters, the balancer and the event sink."""
+    """Owns the model groups, the provider adapters, the balancer, health and the event sink.
+
+    ``clock``, ``sleep`` and ``rng`` are injectable so tests run backoffs and cooldowns on a
+    fake clock without waiting.
+    """
 
     def __init__(
         self,
@@ -47,6 +97,13 @@ class Gateway:
         balancer: Balancer,
         sink: EventSink,
         clock: Clock | None = None,
+        *,
+        policies: Mapping[str, GroupPolicy] | None = None,
+        health: HealthTracker | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep | None = None,
+        rng: random.Random | None = None,
+        checks: ActiveHealthChecker | None = None,
     ) -> None:
         self._groups = {g.name: g for g in groups if not g.is_wildcard}
         # Longest prefix first, so "openai/gpt-*" wins over "openai/*" and "*" comes last.
@@ -54,10 +111,31 @@ class Gateway:
         self._adapters = dict(adapters)
         self._balancer = balancer
         self.sink = sink
-        self.clock = clock or MonotonicClock()
+        self.clock = clock or (health.clock if health is not None else MonotonicClock())
+        self.health_tracker = health or HealthTracker(clock=self.clock)
+        self.retry = retry or RetryPolicy()
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._rng = rng or random.Random()
+        self._checks = checks
+        self.counters = {
+            "retries_denied": 0, "hedges": 0, "hedges_won": 0, "escalations": 0, "fallbacks": 0, "panics": 0,
+        }
         missing = {d.provider for g in groups for d in g.deployments} - set(self._adapters)
         if missing:
             raise ValueError(f"no adapter for provider kinds: {sorted(missing)}")
+        policies = dict(policies or {})
+        check_references(groups, policies)
+        now = self.clock.now()
+        self._runtime = {
+            g.name: GroupRuntime(
+                policies.get(g.name, DEFAULT_POLICY),
+                self.retry.budget(now),
+                min((d.context_window for d in g.deployments if d.context_window), default=0),
+            )
+            for g in groups
+        }
+        self.health_tracker.register(d for g in groups for d in g.deployments)
+        self._book = AttemptBook(self.health_tracker, self.clock, self._runtime)
 
     # -- model groups -------------------------------------------------------------------
 
@@ -77,28 +155,6 @@ class Gateway:
         names = [g.name for g in self.groups]
         raise UnknownModel(model, difflib.get_close_matches(model, names, n=3, cutoff=0.5))
 
-    def _candidates(self, group: ModelGroup, request: ChatRequest) -> list[Deployment]:
-        deployments: Sequence[Deployment] = group.deployments
-        if request.has_tools or request.has_images or request.wants_json:
-            deployments = [d for d in deployments if _capable(d, request)]
-            if not deployments:
-                needed = [
-                    n
-                    for n, on in (
-                        ("tools", request.has_tools),
-                        ("images", request.has_images),
-                        ("JSON mode", request.wants_json),
-                    )
-                    if on
-                ]
-                raise UnsupportedCapability(
-                    f"No deployment of '{group.name}' supports {' and '.join(needed)}.", param="model"
-                )
-        ordered = self._balancer.order(group, deployments)
-        if not ordered:
-            raise NoDeploymentAvailable(f"No deployment of '{group.name}' is available.")
-        return ordered[: group.max_attempts] if group.max_attempts else ordered
-
     def _new_record(self, request: ChatRequest, group: ModelGroup) -> RequestRecord:
         user = request.body.get("user")
         return RequestRecord(
@@ -115,148 +171,317 @@ class Gateway:
 
     async def complete(self, request: ChatRequest) -> Completion:
         group, matched = self.resolve(request.model)
-        candidates = self._candidates(group, request)
         record = self._new_record(request, group)
         start = self.clock.now()
-        errors: list[SwitchpointError] = []
+        run = Run(request, record, start, start + group.total_timeout)
         try:
             async with asyncio.timeout(group.total_timeout):
-                for index, deployment in enumerate(candidates):
-                    attempt = _attempt(record, deployment, index, errors, self.clock.now())
-                    try:
-                        response = await self._adapters[deployment.provider].complete(
-                            request, deployment, upstream_model(deployment, matched)
-                        )
-                    except ProviderError as exc:
-                        _failed(attempt, exc, self.clock.now())
-                        errors.append(exc)
-                        if not exc.retryable:
-                            break
-                        continue
-                    now = self.clock.now()
-                    attempt.latency_ms = (now - attempt.started) * 1000
-                    _finish(record, deployment, response.usage, response.finish_reason)
-                    record.latency_ms = (now - start) * 1000
-                    self.sink.emit(record)
-                    return Completion(response, group, deployment, record)
+                cascade = self._runtime[group.name].policy.cascade
+                if cascade is not None and cascade.request_logprobs:
+                    run.request = with_logprobs(request)
+                try:  # _serve, inlined on the hot path
+                    served: Served[ChatResponse] = await self._attempts(run, group, matched, "first", False)
+                except (ProviderError, NoDeploymentAvailable) as exc:
+                    served = await self._fall_back(run, group, exc, False)
+                if self._runtime[served.group.name].policy.cascade is not None:
+                    served = await self._cascade(run, served, request)
         except TimeoutError:
-            errors.append(_deadline(group))
+            error = self._final_error(run, deadline_error(group))
+        except SwitchpointError as exc:
+            error = self._final_error(run, exc)
         except BaseException as exc:
-            _close_record(record, exc, start, self.clock.now())
+            close_record(record, exc, start, self.clock.now())
             self.sink.emit(record)
             raise
-        error = errors[-1] if len(errors) == 1 else AllAttemptsFailed(errors)
-        _close_record(record, error, start, self.clock.now())
+        else:
+            response = served.result
+            if run.request is not request and not request.body.get("logprobs"):
+                strip_logprobs(response)
+            state = served.state
+            if state.usage is not None and response.usage is not None:
+                state.usage.settle(response.usage.total_tokens - run.tokens_wanted(), self.clock.now())
+            settle_usage(record, served, response.usage, response.finish_reason)
+            record.latency_ms = (self.clock.now() - start) * 1000
+            self.sink.emit(record)
+            return Completion(response, served.group, served.deployment, record)
+        close_record(record, error, start, self.clock.now())
         self.sink.emit(record)
         raise error
 
     async def stream(self, request: ChatRequest) -> StreamingCompletion:
         """Open a stream, failing over until one deployment has produced its first events."""
         group, matched = self.resolve(request.model)
-        candidates = self._candidates(group, request)
         record = self._new_record(request, group)
         start = self.clock.now()
-        deadline = start + group.total_timeout
-        errors: list[SwitchpointError] = []
+        run = Run(request, record, start, start + group.total_timeout)
         try:
             async with asyncio.timeout(group.total_timeout):
-                for index, deployment in enumerate(candidates):
-                    attempt = _attempt(record, deployment, index, errors, self.clock.now())
-                    upstream: ChatStream | None = None
-                    try:
-                        upstream = await self._adapters[deployment.provider].stream(
-                            request, deployment, upstream_model(deployment, matched)
-                        )
-                        blocks = aiter(upstream)
-                        first = await anext(blocks, b"")
-                    except ProviderError as exc:
-                        if upstream is not None:
-                            await upstream.aclose()
-                        _failed(attempt, exc, self.clock.now())
-                        errors.append(exc)
-                        if not exc.retryable:
-                            break
-                        continue
-                    now = self.clock.now()
-                    attempt.ttft_ms = record.ttft_ms = (now - attempt.started) * 1000
-                    record.deployment = deployment.id
-                    return StreamingCompletion(
-                        self, group, deployment, record, upstream, blocks, first, start, deadline
-                    )
+                try:
+                    served: Served[Opened] = await self._attempts(run, group, matched, "first", True)
+                except (ProviderError, NoDeploymentAvailable) as exc:
+                    served = await self._fall_back(run, group, exc, True)
         except TimeoutError:
-            errors.append(_deadline(group))
+            error = self._final_error(run, deadline_error(group))
+        except SwitchpointError as exc:
+            error = self._final_error(run, exc)
         except BaseException as exc:
-            _close_record(record, exc, start, self.clock.now())
+            close_record(record, exc, start, self.clock.now())
             self.sink.emit(record)
             raise
-        error = errors[-1] if len(errors) == 1 else AllAttemptsFailed(errors)
-        _close_record(record, error, start, self.clock.now())
+        else:
+            record.ttft_ms = served.attempt.ttft_ms = served.attempt.latency_ms
+            record.deployment = served.deployment.id
+            return StreamingCompletion(self, served, run)
+        close_record(record, error, start, self.clock.now())
         self.sink.emit(record)
         raise error
 
+    @staticmethod
+    def _final_error(run: Run, error: SwitchpointError) -> SwitchpointError:
+        errors = run.errors
+        if not errors or errors[-1] is not error:
+            errors.append(error)
+        return errors[-1] if len(errors) == 1 else AllAttemptsFailed(errors)
+
+    # -- groups, fallbacks, cascade ---------------------------------------------------------
+
+    async def _serve(
+        self, run: Run, group: ModelGroup, matched: str | None, reason: str = "first", *, stream: bool = False
+    ) -> Served[Any]:
+        """Serve from ``group``, then from its fallback groups for the class of each failure."""
+        try:
+            return await self._attempts(run, group, matched, reason, stream)
+        except (ProviderError, NoDeploymentAvailable) as exc:
+            return await self._fall_back(run, group, exc, stream)
+
+    async def _fall_back(
+        self, run: Run, group: ModelGroup, first_error: SwitchpointError, stream: bool
+    ) -> Served[Any]:
+        error: SwitchpointError | None = first_error
+        fallbacks = self._runtime[group.name].policy.fallbacks
+        tried = [group.name]
+        current, kind = group, ""
+        while True:
+            if error is not None:
+                kind = classify(error)
+                if not run.errors or run.errors[-1] is not error:
+                    run.errors.append(error)
+            target = next((t for t in fallbacks.for_class(FALLBACK_CLASS.get(kind)) if t not in tried), None)
+            if target is None or len(tried) > _MAX_FALLBACK_HOPS:
+                if run.filtered is not None:
+                    filtered: Served[Any] = run.filtered
+                    return filtered
+                raise run.errors[-1]
+            self.counters["fallbacks"] += 1
+            reason = f"fallback from {current.name} after {type(run.errors[-1]).__name__} ({kind})"
+            if kind == "context_window" and not run.record.attempts:
+                reason += f" (about {run.prompt_tokens()} prompt tokens)"
+            current = self._groups[target]
+            tried.append(target)
+            try:
+                return await self._attempts(run, current, None, reason, stream)
+            except UnsupportedCapability:
+                error = None  # this fallback cannot serve the request: the next one, same class
+            except (ProviderError, NoDeploymentAvailable) as exc:
+                error = exc
+
+    def _order(self, run: Run, group: ModelGroup) -> tuple[list[Deployment], GroupRuntime, bool]:
+        """The group's deployments that may take the request, in the balancer's order, and whether
+        this is panic routing (every one is cooling down, but one of them answered recently)."""
+        runtime = self._runtime[group.name]
+        request = run.request
+        candidates: Sequence[Deployment] = group.deployments
+        if request.has_tools or request.has_images or request.wants_json or not candidates:
+            candidates = capable(group, request)
+        if runtime.windows and run.prompt_tokens() > runtime.windows:
+            candidates = fit_context(group, candidates, run.prompt_tokens())
+        health = self.health_tracker
+        available, panic = candidates, False
+        if health.paused:
+            now = self.clock.now()
+            available = [d for d in candidates if health.available(health.of(d), now)]
+            if not available and health.panic([health.of(d) for d in candidates], now):
+                available, panic = candidates, True
+                self.counters["panics"] += 1
+        ordered = self._balancer.order(group, available) if available else []
+        if not ordered:
+            raise unavailable(group, candidates, health, self.clock.now())
+        return ordered, runtime, panic
+
+    async def _attempts(
+        self, run: Run, group: ModelGroup, matched: str | None, reason: str, stream: bool
+    ) -> Served[Any]:
+        """Attempts within one group: the next deployment at once after a retryable failure."""
+        ordered, runtime, panic = self._order(run, group)
+        now = self.clock.now()
+        runtime.budget.on_request(now)
+        limit = group.max_attempts or len(ordered)
+        health = self.health_tracker
+        fresh = Cursor(ordered, panic)
+        if panic:
+            reason += " (panic: every deployment is cooling down)"
+        last: ProviderError | None = None
+        tries = 0
+        while tries < limit:
+            wait = 0.0
+            if tries:
+                now = self.clock.now()
+                deployment = fresh.next(health, now)
+            else:
+                deployment = fresh.first()  # available by construction of the order
+            if deployment is None:
+                if last is None:
+                    raise unavailable(group, ordered, self.health_tracker, now)
+                deployment, wait, reason = retry_target(
+                    ordered, last, self.health_tracker, self.retry, self._rng, run.deadline, tries, now, panic)
+                if deployment is None:
+                    raise last
+            if tries:
+                if not self._may_retry(run, runtime, now):
+                    raise last or unavailable(group, ordered, self.health_tracker, now)
+                if wait:
+                    await self._sleep(wait)
+            try:
+                hedge = runtime.policy.hedge
+                if hedge is not None and tries == 0 and limit > 1 and (delay := hedge.threshold()) is not None:
+                    return await self._hedged(run, group, matched, deployment, fresh, delay, stream)
+                book = self._book  # one attempt, inlined (no extra coroutine on the hot path)
+                served = book.start(run, group, deployment, upstream_model(deployment, matched), reason, wait,
+                                    self.clock.now() if wait else now)
+                try:
+                    result = await self._call(run, served, stream)
+                except ProviderError as exc:
+                    book.failed(run, served, exc)
+                    raise
+                except BaseException:
+                    book.cancelled(served)
+                    raise
+                return book.succeeded(served, result, stream)
+            except ProviderError as exc:
+                if classify(exc) not in RETRYABLE:
+                    raise
+                last, tries, reason = exc, tries + 1, f"failover after {type(exc).__name__}"
+        raise last or unavailable(group, ordered, self.health_tracker, self.clock.now())
+
+    def _may_retry(self, run: Run, runtime: GroupRuntime, now: float) -> bool:
+        """A retry is paid from the group's budget, except after a failed half-open probe: the
+        probe was the gateway's choice, not an extra attempt for the request."""
+        if run.record.attempts[-1].probe or runtime.budget.try_retry(now):
+            return True
+        self.counters["retries_denied"] += 1
+        return False
+
+    async def _attempt(
+        self, run: Run, group: ModelGroup, deployment: Deployment, matched: str | None, reason: str, wait: float,
+        stream: bool,
+    ) -> Served[Any]:
+        """One attempt as a coroutine (hedging races two); ``_attempts`` inlines the same steps."""
+        book = self._book
+        served = book.start(run, group, deployment, upstream_model(deployment, matched), reason, wait,
+                            self.clock.now())
+        try:
+            result = await self._call(run, served, stream)
+        except ProviderError as exc:
+            book.failed(run, served, exc)
+            raise
+        except BaseException:
+            book.cancelled(served)
+            raise
+        return book.succeeded(served, result, stream)
+
+    def _call(self, run: Run, served: Served[Any], stream: bool) -> Awaitable[Any]:
+        deployment = served.deployment
+        adapter = self._adapters[deployment.provider]
+        if stream:
+            return open_stream(adapter, run.request, deployment, served.model)
+        runtime = self._runtime[served.group.name]
+        if runtime.direct:
+            return adapter.complete(run.request, deployment, served.model)
+        return complete_once(adapter, run.request, deployment, served.model, runtime.policy)
+
+    async def _hedged(
+        self, run: Run, group: ModelGroup, matched: str | None, first: Deployment, fresh: Cursor, delay: float,
+        stream: bool,
+    ) -> Served[Any]:
+        """Race the first attempt against a second, started on another deployment after ``delay``."""
+
+        def second() -> Coroutine[Any, Any, Served[Any]] | None:
+            now = self.clock.now()
+            partner = fresh.next(self.health_tracker, now)
+            if partner is None or not self._runtime[group.name].budget.try_retry(now):
+                return None
+            self.counters["hedges"] += 1
+            reason = f"hedge: first attempt slower than {delay * 1000:.0f} ms"
+            return self._attempt(run, group, partner, matched, reason, 0.0, stream)
+
+        async def discard(served: Served[Any]) -> None:  # two streams opened at once: close the spare
+            served.attempt.status = "cancelled"
+            if stream:
+                self.health_tracker.end(served.state)
+            if isinstance(served.result, Opened):
+                await served.result.upstream.aclose()
+
+        first_attempt = self._attempt(run, group, first, matched, "first", 0.0, stream)
+        served, hedge_won = await race(first_attempt, second, delay, discard)
+        if hedge_won:
+            self.counters["hedges_won"] += 1
+        return served
+
+    async def _cascade(self, run: Run, served: Served[ChatResponse], request: ChatRequest) -> Served[ChatResponse]:
+        """Escalate while the answer's confidence is below the group's threshold."""
+        visited = {served.group.name}
+        while len(visited) <= _MAX_CASCADE_STEPS:
+            policy = self._runtime[served.group.name].policy.cascade
+            if policy is None:
+                return served
+            score, signals = await score_answer(run.request, served.result, policy)
+            served.attempt.score = score
+            if score >= policy.threshold or policy.next in visited:
+                return served
+            visited.add(policy.next)
+            self.counters["escalations"] += 1
+            if served.attempt.status == "ok":
+                bill(served.attempt, served.deployment, served.result.usage)
+            weakest = min(signals, key=lambda name: signals[name]) if signals else "score"
+            reason = f"escalation from {served.group.name}: {weakest} {score:.3f} < {policy.threshold:g}"
+            target = self._groups[policy.next]
+            following = self._runtime[target.name].policy.cascade
+            asked = run.request
+            run.request = with_logprobs(request) if following and following.request_logprobs else request
+            try:
+                served = await self._serve(run, target, None, reason)
+            except SwitchpointError:
+                run.request = asked  # the answer kept is the one this request produced
+                return served  # a low-confidence answer beats an error
+        return served
+
+    # -- lifecycle and state ----------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """JSON-able health of every deployment, the retry budgets and the resilience counters."""
+        now = self.clock.now()
+        return {
+            "deployments": self.health_tracker.snapshot(self.groups),
+            "retry_budgets": {name: rt.budget.snapshot(now) for name, rt in self._runtime.items()},
+            "counters": dict(self.counters),
+            "active_checks": self._checks.snapshot() if self._checks is not None else None,
+        }
+
+    async def start(self) -> None:
+        """Start background work (active health checks, managed upstreams such as the local model)."""
+        for adapter in {id(a): a for a in self._adapters.values()}.values():
+            start = getattr(adapter, "start", None)
+            if start is not None:
+                await start()
+        if self._checks is not None:
+            self._checks.start()
+
     async def aclose(self) -> None:
-        for adapter in self._adapters.values():
+        if self._checks is not None:
+            await self._checks.aclose()
+        for adapter in {id(a): a for a in self._adapters.values()}.values():
             await adapter.aclose()
         await self.sink.aclose()
-
-
-class StreamingCompletion:
-    """An open stream. Iterate it for SSE byte blocks; the record is emitted exactly once, at the end."""
-
-    def __init__(
-        self,
-        gateway: Gateway,
-        group: ModelGroup,
-        deployment: Deployment,
-        record: RequestRecord,
-        upstream: ChatStream,
-        blocks: AsyncIterator[bytes],
-        first: bytes,
-        start: float,
-        deadline: float,
-    ) -> None:
-        self.group = group
-        self.deployment = deployment
-        self.record = record
-        self._gateway = gateway
-        self._upstream = upstream
-        self._blocks = blocks
-        self._first = first
-        self._start = start
-        self._deadline = deadline
-        self._closed = False
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._relay()
-
-    async def _relay(self) -> AsyncIterator[bytes]:
-        clock = self._gateway.clock
-        try:
-            if self._first:
-                yield self._first
-            async for block in self._blocks:
-                if clock.now() > self._deadline:
-                    raise _deadline(self.group)
-                yield block
-        except SwitchpointError as exc:
-            self.record.incomplete = True
-            self.record.error_class = type(exc).__name__
-            self.record.status = 200  # the client already has a 200; the error travels in the stream
-            raise
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self._upstream.aclose()
-        record = self.record
-        _finish(record, self.deployment, self._upstream.usage, self._upstream.finish_reason)
-        if record.finish_reason is None and record.error_class is None:
-            record.incomplete = True
-        record.latency_ms = (self._gateway.clock.now() - self._start) * 1000
-        self._gateway.sink.emit(record)
 
 
 def upstream_model(deployment: Deployment, matched: str | None) -> str:
@@ -264,54 +489,3 @@ def upstream_model(deployment: Deployment, matched: str | None) -> str:
     if matched is not None and "*" in deployment.model:
         return deployment.model.replace("*", matched)
     return deployment.model
-
-
-def _capable(deployment: Deployment, request: ChatRequest) -> bool:
-    caps = deployment.capabilities
-    return (
-        (caps.tools or not request.has_tools)
-        and (caps.vision or not request.has_images)
-        and (caps.json_mode or not request.wants_json)
-    )
-
-
-def _attempt(
-    record: RequestRecord, deployment: Deployment, index: int, errors: list[SwitchpointError], now: float
-) -> AttemptRecord:
-    reason = "first" if index == 0 else f"failover after {type(errors[-1]).__name__}" if errors else "next"
-    attempt = AttemptRecord(deployment=deployment.id, provider=deployment.provider, started=now, reason=reason)
-    record.attempts.append(attempt)
-    return attempt
-
-
-def _failed(attempt: AttemptRecord, exc: ProviderError, now: float) -> None:
-    attempt.status = "error"
-    attempt.error_class = type(exc).__name__
-    attempt.latency_ms = (now - attempt.started) * 1000
-
-
-def _finish(record: RequestRecord, deployment: Deployment, usage: Usage | None, finish_reason: str | None) -> None:
-    record.deployment = deployment.id
-    record.upstream_model = deployment.model
-    record.finish_reason = finish_reason
-    if usage is not None:
-        record.prompt_tokens = usage.prompt_tokens
-        record.completion_tokens = usage.completion_tokens
-        record.cached_tokens = usage.cached_tokens
-        record.cost = deployment.price.cost(usage)
-
-
-def _close_record(record: RequestRecord, error: BaseException, start: float, now: float) -> None:
-    record.latency_ms = (now - start) * 1000
-    record.error_class = type(error).__name__
-    if isinstance(error, asyncio.CancelledError):
-        record.client_disconnected = True
-        record.status = 499
-        return
-    record.status = status_of(error)
-
-
-def _deadline(group: ModelGroup) -> ProviderTimeout:
-    return ProviderTimeout(
-        f"the request to '{group.name}' exceeded its total deadline of {group.total_timeout:g}s", phase="total"
-    )

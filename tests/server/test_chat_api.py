@@ -203,3 +203,15 @@ class TestAuth:
 
     def test_health_needs_no_key(self, locked: ServedGateway) -> None:
         assert httpx.get(locked.url + "/health/liveness").status_code == 200
+
+
+def test_groups_sharing_a_model_keep_their_own_keys_and_ids(upstream: FakeOpenAIUpstream) -> None:
+    def group(name: str, key: str) -> dict[str, object]:
+        return {"name": name, "provider": "openai_compat", "model": "up-same", "api_base": upstream.base_url,
+                "api_key": key}
+
+    with ServedGateway({"models": [group("a", "sk-key-aaaaaaaaaa"), group("b", "sk-key-bbbbbbbbbb")]}) as served:
+        for name, key in (("a", "sk-key-aaaaaaaaaa"), ("b", "sk-key-bbbbbbbbbb"), ("a", "sk-key-aaaaaaaaaa")):
+            response = httpx.post(served.url + "/v1/chat/completions", json={**HELLO, "model": name})
+            assert response.headers["x-switchpoint-deployment"] == f"{name}/openai_compat/up-same"
+            assert upstream.requests[-1].headers["Authorization"] == f"Bearer {key}"

@@ -1,4 +1,4 @@
-"""``switchpoint serve | config check | --version``."""
+"""``switchpoint serve | config check | stats | --version``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
     check = config_commands.add_parser("check", help="validate a config file and report every problem; starts nothing")
     check.add_argument("file")
+
+    from switchpoint.cli import stats
+
+    stats.add_parser(commands)
     return parser
 
 
@@ -40,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "config" and args.config_command == "check":
         return _check(args.file)
+    if args.command == "stats":
+        from switchpoint.cli import stats
+
+        return stats.run(args)
     parser.print_help()
     return 2
 

@@ -6,21 +6,29 @@ touches the network: HTTP sessions open lazily on the first request.
 
 from __future__ import annotations
 
+import importlib
 import os
+import random
+import socket
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
-from switchpoint.balancing.strategies import WeightedRandomBalancer
-from switchpoint.clock import Clock
+from switchpoint.balancing.checks import ActiveHealthChecker, CheckSettings
+from switchpoint.balancing.health import HealthPolicy, HealthTracker
+from switchpoint.balancing.policy import CascadePolicy, Fallbacks, GroupPolicy, HedgePolicy, Verifier
+from switchpoint.balancing.retry import RetryPolicy
+from switchpoint.balancing.strategies import GroupBalancer, WeightedRandomBalancer, make_balancer
+from switchpoint.clock import Clock, MonotonicClock
 from switchpoint.config.schema import DeploymentConfig, GatewayConfig, ModelGroupConfig, TimeoutsConfig
 from switchpoint.engine import Gateway
 from switchpoint.errors import ConfigError
-from switchpoint.protocols import EventSink, Provider
+from switchpoint.protocols import Balancer, EventSink, Provider
 from switchpoint.providers.registry import PROVIDER_KINDS, create_adapter
 from switchpoint.storage.sinks import NullSink
 from switchpoint.types import Capabilities, Deployment, ModelGroup, Price, Timeouts
 
-__all__ = ["build_gateway", "build_groups"]
+__all__ = ["Resilience", "build_gateway", "build_groups", "build_resilience"]
 
 
 def build_groups(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> list[ModelGroup]:
@@ -29,7 +37,7 @@ def build_groups(config: GatewayConfig, environ: Mapping[str, str] | None = None
     groups = [_group(g, i, config.timeouts, env, problems) for i, g in enumerate(config.models)]
     if problems:
         raise ConfigError("\n".join(problems), problems)
-    return groups
+    return _unique_across_groups(groups)
 
 
 def build_gateway(
@@ -47,7 +55,105 @@ def build_gateway(
         if adapter_name not in by_adapter:
             by_adapter[adapter_name] = create_adapter(adapter_name)
         adapters[kind] = by_adapter[adapter_name]
-    return Gateway(groups, adapters, WeightedRandomBalancer(), sink or NullSink(), clock)
+    for group in groups:
+        for deployment in group.deployments:
+            prepare = getattr(adapters[deployment.provider], "prepare", None)
+            if prepare is not None:  # adapters that run their upstream themselves (the local model)
+                prepare(deployment)
+    clock = clock or MonotonicClock()
+    resilience = build_resilience(config, groups, clock)
+    return Gateway(groups, adapters, resilience.balancer, sink or NullSink(), clock, **resilience.gateway_options())
+
+
+# -- resilience: balancing, health, retries, fallbacks, cascade, hedging -----------------------
+
+
+@dataclass(slots=True)
+class Resilience:
+    balancer: Balancer
+    health: HealthTracker
+    retry: RetryPolicy
+    policies: dict[str, GroupPolicy]
+    checks: ActiveHealthChecker | None
+
+    def gateway_options(self) -> dict[str, Any]:
+        return {"policies": self.policies, "health": self.health, "retry": self.retry, "checks": self.checks}
+
+
+def build_resilience(
+    config: GatewayConfig, groups: list[ModelGroup], clock: Clock, rng: random.Random | None = None
+) -> Resilience:
+    """The balancer, health tracker, retry policy, per-group policies and active checker."""
+    reliability = config.reliability
+    h, r = reliability.health, reliability.retry
+    health = HealthTracker(
+        HealthPolicy(
+            consecutive_failures=h.consecutive_failures, failure_rate=h.failure_rate, min_requests=h.min_requests,
+            window=h.window, cooldown=h.cooldown, max_cooldown=h.max_cooldown, auth_cooldown=h.auth_cooldown,
+            retry_after_cap=r.retry_after_cap, panic_window=h.panic_window, enabled=h.enabled,
+        ),
+        clock,
+    )  # fmt: skip
+    retry = RetryPolicy(
+        r.backoff_base, r.backoff_cap, r.retry_after_cap, r.budget_ratio, r.budget_min_retries, r.budget_window
+    )
+    per_group = {
+        g.name: make_balancer(g.balancing, health, rng) for g in config.models if g.balancing != "weighted_random"
+    }
+    default = WeightedRandomBalancer(rng)
+    balancer: Balancer = GroupBalancer(default, per_group) if per_group else default
+    problems: list[str] = []
+    policies = {g.name: _policy(g, i, problems) for i, g in enumerate(config.models)}
+    if problems:
+        raise ConfigError("\n".join(problems), problems)
+    checks = None
+    if reliability.active_checks.enabled:
+        a = reliability.active_checks
+        deployments = [d for g in groups for d in g.deployments]
+        checks = ActiveHealthChecker(health, deployments, CheckSettings(a.interval, a.timeout, a.path))
+    return Resilience(balancer, health, retry, policies, checks)
+
+
+def _policy(config: ModelGroupConfig, index: int, problems: list[str]) -> GroupPolicy:
+    fallbacks = Fallbacks()
+    if config.fallbacks is not None:
+        f = config.fallbacks
+        default = tuple(f.default)
+        fallbacks = Fallbacks(
+            rate_limit=tuple(f.rate_limit) if f.rate_limit is not None else default,
+            server_error=tuple(f.server_error) if f.server_error is not None else default,
+            timeout=tuple(f.timeout) if f.timeout is not None else default,
+            context_window=tuple(f.context_window),
+            content_policy=tuple(f.content_policy),
+        )
+    cascade = None
+    if config.cascade is not None:
+        c = config.cascade
+        verifier = _import_verifier(c.verifier, f"models[{index}].cascade.verifier", problems) if c.verifier else None
+        cascade = CascadePolicy(c.next, c.threshold, c.request_logprobs, c.logprobs, c.refusal, c.json_schema, verifier)
+    hedge = None
+    if config.hedge is not None:
+        hedge = HedgePolicy(config.hedge.delay, config.hedge.percentile, config.hedge.min_samples)
+    return GroupPolicy(config.balancing, fallbacks, hedge, cascade, config.attempt_timeout)
+
+
+def _import_verifier(spec: str, where: str, problems: list[str]) -> Verifier | None:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        problems.append(f"{where}: expected 'package.module:function', got '{spec}'")
+        return None
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        problems.append(f"{where}: cannot import '{spec}': {exc}")
+        return None
+    if not callable(target):
+        problems.append(f"{where}: '{spec}' is not callable")
+        return None
+    verifier: Verifier = target
+    return verifier
 
 
 def _group(
@@ -73,10 +179,12 @@ def _deployment(
 ) -> Deployment | None:
     kind = PROVIDER_KINDS[config.provider]
     api_base = config.api_base or (env.get(kind.base_env) if kind.base_env else None) or kind.default_api_base
+    if not api_base and kind.managed:
+        api_base = f"http://127.0.0.1:{_free_loopback_port()}/v1"
     if not api_base:
         problems.append(f"{where}.api_base: provider '{config.provider}' needs an api_base")
         return None
-    key = config.api_key.get_secret_value() if config.api_key else (env.get(kind.key_env) if kind.key_env else None)
+    key = config.api_key.get_secret_value() if config.api_key else kind.key_from(env)
     if kind.needs_key and not key:
         problems.append(f"{where}.api_key: provider '{config.provider}' needs an API key (use ${{ENV_VAR}})")
         return None
@@ -102,7 +210,7 @@ def _deployment(
         weight=config.weight,
         timeouts=Timeouts(pick("connect"), pick("first_token"), pick("idle"), pick("total")),
         headers=dict(config.headers),
-        options={**config.options, "stream_usage": config.stream_usage},
+        options={**kind.options_for(config.options), "stream_usage": config.stream_usage},
     )
 
 
@@ -120,3 +228,32 @@ def _unique_ids(deployments: list[Deployment]) -> list[Deployment]:
             deployment = replace(deployment, id=new_id)
         out.append(deployment)
     return out
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _unique_across_groups(groups: list[ModelGroup]) -> list[ModelGroup]:
+    """A deployment id used by several groups is prefixed with its group's name in each of them.
+
+    Health, headers and records are kept per deployment id, so two groups' ``openai/gpt-4o``
+    (perhaps with different keys) must not share one.
+    """
+    seen: dict[str, int] = {}
+    for group in groups:
+        for deployment in group.deployments:
+            seen[deployment.id] = seen.get(deployment.id, 0) + 1
+    if all(count == 1 for count in seen.values()):
+        return groups
+    return [
+        replace(
+            group,
+            deployments=tuple(
+                replace(d, id=f"{group.name}/{d.id}") if seen[d.id] > 1 else d for d in group.deployments
+            ),
+        )
+        for group in groups
+    ]

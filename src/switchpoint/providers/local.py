@@ -13,7 +13,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from switchpoint.errors import ProviderConnectionError
+from switchpoint.errors import ConfigError, ProviderConnectionError
 from switchpoint.local import LocalModelUnavailable, require_local_extra
 from switchpoint.providers.http import ClientPool
 from switchpoint.providers.openai_compat import OpenAICompatProvider, OpenAIStream
@@ -32,7 +32,7 @@ def server_config(deployment: Deployment) -> Any:
     return LocalServerConfig(
         model_path=Path(model_path) if model_path else None,
         port=port,
-        threads=options.get("threads"),
+        threads=int(options["threads"]) if options.get("threads") else None,
         ctx_size=int(options.get("ctx_size", 4096)),
         parallel=int(options.get("parallel", 1)),
         chat_template=options.get("chat_template"),
@@ -54,7 +54,10 @@ class LocalProvider:
         if deployment.id not in self._servers:
             from switchpoint.local.server import LocalModelServer
 
-            require_local_extra(default_model=deployment.options.get("model_path") is None)
+            try:
+                require_local_extra(default_model=deployment.options.get("model_path") is None)
+            except LocalModelUnavailable as exc:
+                raise ConfigError(f"deployment {deployment.id}: {exc}") from None
             self._servers[deployment.id] = LocalModelServer(server_config(deployment))
 
     async def start(self) -> None:
@@ -69,7 +72,7 @@ class LocalProvider:
             try:
                 self.prepare(deployment)
                 await self.start()
-            except LocalModelUnavailable as exc:
+            except (LocalModelUnavailable, ConfigError) as exc:
                 raise ProviderConnectionError(
                     f"local model {deployment.id} is unavailable: {exc}", provider=self.kind, deployment=deployment.id
                 ) from None

@@ -5,32 +5,33 @@ Together, Mistral, DeepSeek, OpenRouter, ...). Requests are forwarded as the cli
 them, with only ``model`` replaced; answers are relayed as the upstream sent them. The
 adapter reads just enough to capture usage and the finish reason.
 
-Foreign exceptions are converted to :mod:`switchpoint.errors` in :func:`_boundary`, and only there.
+Transport errors are converted to :mod:`switchpoint.errors` by :func:`switchpoint.providers.http.transport_boundary`;
+upstream error answers by :func:`_status_error`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from switchpoint.errors import (
     ContextWindowExceeded,
-    ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
     ProviderProtocolError,
     ProviderRateLimited,
-    ProviderTimeout,
     redact,
 )
-from switchpoint.providers.http import ClientPool
+from switchpoint.providers.http import ClientPool, max_response_bytes, read_capped, transport_boundary
+from switchpoint.providers.native import NativeUpstream
 from switchpoint.providers.sse import SSEBuffer, event_data
 from switchpoint.types import ChatRequest, ChatResponse, Deployment, Usage
 
@@ -46,18 +47,22 @@ class OpenAICompatProvider:
 
     def __init__(self, pool: ClientPool | None = None) -> None:
         self._pool = pool or ClientPool()
-        self._headers: dict[str, dict[str, str]] = {}
-        self._timeouts: dict[str, aiohttp.ClientTimeout] = {}
-        self._urls: dict[str, URL] = {}
+        self._headers: dict[int, dict[str, str]] = {}  # by id(deployment): ids may repeat
+        self._timeouts: dict[int, aiohttp.ClientTimeout] = {}
+        self._urls: dict[tuple[int, str], URL] = {}
 
     async def complete(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> ChatResponse:
         body = self._body(request, deployment, upstream_model, stream=False)
-        url = self._url_for(deployment)
-        with _boundary(deployment, "first_token"):
+        url = self._url_for(deployment, upstream_model)
+        with transport_boundary(deployment, "first_token"):
             async with self._pool.session(url).post(
-                url, data=body, headers=self._headers_for(deployment), timeout=self._timeout_for(deployment)
+                url,
+                data=body,
+                headers=self._headers_for(deployment),
+                timeout=self._timeout_for(deployment),
+                allow_redirects=False,
             ) as resp:
-                raw = await resp.read()
+                raw = await read_capped(resp, deployment)
                 if resp.status != 200:
                     raise _status_error(deployment, resp.status, raw, resp.headers.get("Retry-After"))
         try:
@@ -78,21 +83,49 @@ class OpenAICompatProvider:
 
     async def stream(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> OpenAIStream:
         body = self._body(request, deployment, upstream_model, stream=True)
-        url = self._url_for(deployment)
+        url = self._url_for(deployment, upstream_model)
         # One first-token budget covers the response headers and the first event.
         first_token_deadline = asyncio.get_running_loop().time() + deployment.timeouts.first_token
-        with _boundary(deployment, "first_token"):
+        with transport_boundary(deployment, "first_token"):
             async with asyncio.timeout_at(first_token_deadline):
                 resp = await self._pool.session(url).post(
-                    url, data=body, headers=self._headers_for(deployment), timeout=self._timeout_for(deployment)
+                    url,
+                    data=body,
+                    headers=self._headers_for(deployment),
+                    timeout=self._timeout_for(deployment),
+                    allow_redirects=False,
                 )
             if resp.status != 200:
                 try:
-                    raw = await resp.read()
+                    raw = await read_capped(resp, deployment)
                 finally:
                     resp.release()
                 raise _status_error(deployment, resp.status, raw, resp.headers.get("Retry-After"))
         return OpenAIStream(resp, deployment, hide_usage=not request.include_usage, first_deadline=first_token_deadline)
+
+    async def embed(self, body: dict[str, Any], deployment: Deployment, upstream_model: str) -> dict[str, Any]:
+        """``POST {api_base}/embeddings`` with only ``model`` replaced; the upstream's answer relayed.
+
+        The URL follows ``options.chat_path`` (its ``/chat/completions`` becomes ``/embeddings``)
+        and ``options.query``; one first-token budget covers the whole call.
+        """
+        url = self._embeddings_url(deployment, upstream_model)
+        payload = orjson.dumps({**body, "model": upstream_model})
+        with transport_boundary(deployment, "first_token"):
+            async with asyncio.timeout(deployment.timeouts.first_token):
+                data = await NativeUpstream(self._pool).post_json(
+                    url, payload, self._headers_for(deployment), deployment, _headers_status_error
+                )
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise _protocol(deployment, "returned no embeddings")
+        return data
+
+    def _embeddings_url(self, deployment: Deployment, upstream_model: str) -> URL:
+        chat = self._url_for(deployment, upstream_model)
+        if not chat.raw_path.endswith("/chat/completions"):
+            return URL(deployment.api_base + "/embeddings")
+        path = chat.raw_path.removesuffix("/chat/completions") + "/embeddings"
+        return chat.with_path(path, encoded=True).with_query(chat.query)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -105,28 +138,42 @@ class OpenAICompatProvider:
             body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         return orjson.dumps(body)
 
-    def _url_for(self, deployment: Deployment) -> URL:
-        url = self._urls.get(deployment.id)
+    def _url_for(self, deployment: Deployment, upstream_model: str) -> URL:
+        """The chat URL; ``options.chat_path`` (``{model}`` is substituted) and ``options.query`` shape it."""
+        key = (id(deployment), upstream_model)
+        url = self._urls.get(key)
         if url is None:
-            url = self._urls[deployment.id] = URL(deployment.api_base + "/chat/completions")
+            options = deployment.options
+            path = str(options.get("chat_path") or "/chat/completions")
+            path = path.replace("{model}", quote(upstream_model, safe=""))
+            url = URL(deployment.api_base + path, encoded=False)
+            query = options.get("query")
+            if isinstance(query, dict) and query:
+                url = url.update_query({str(k): str(v) for k, v in query.items()})
+            if len(self._urls) > 10_000:  # wildcard groups can name unboundedly many models
+                self._urls.clear()
+            self._urls[key] = url
         return url
 
     def _headers_for(self, deployment: Deployment) -> dict[str, str]:
-        headers = self._headers.get(deployment.id)
+        headers = self._headers.get(id(deployment))
         if headers is None:
             headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
             if deployment.api_key:
-                headers["Authorization"] = f"Bearer {deployment.api_key}"
+                auth = str(deployment.options.get("auth_header") or "Authorization")
+                headers[auth] = (
+                    f"Bearer {deployment.api_key}" if auth.lower() == "authorization" else deployment.api_key
+                )
             headers.update(deployment.headers)
-            self._headers[deployment.id] = headers
+            self._headers[id(deployment)] = headers
         return headers
 
     def _timeout_for(self, deployment: Deployment) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(deployment.id)
+        timeout = self._timeouts.get(id(deployment))
         if timeout is None:
             connect = deployment.timeouts.connect
             timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect)
-            self._timeouts[deployment.id] = timeout
+            self._timeouts[id(deployment)] = timeout
         return timeout
 
 
@@ -156,16 +203,19 @@ class OpenAIStream:
         timeouts = deployment.timeouts
         content = self._resp.content
         buffer = SSEBuffer()
+        max_event = max_response_bytes(deployment)
         loop = asyncio.get_running_loop()
         deadline, phase = self._first_deadline, "first_token"
         while not self._done:
-            with _boundary(deployment, phase):
+            with transport_boundary(deployment, phase):
                 async with asyncio.timeout_at(deadline):
                     data = await content.readany()
             if not data:
                 self._end_of_body(buffer.flush())
                 return
             out = self._inspect(buffer.feed(data))
+            if buffer.pending > max_event:
+                raise _protocol(deployment, f"sent a stream event over {max_event} bytes")
             if out:
                 yield out
                 phase = "idle"
@@ -223,42 +273,6 @@ class OpenAIStream:
             self._resp.close()  # abort: the upstream stops generating (and billing)
 
 
-@contextmanager
-def _boundary(deployment: Deployment, phase: str) -> Iterator[None]:
-    """The one place where aiohttp, asyncio and socket errors become switchpoint errors."""
-    try:
-        yield
-    except ProviderError:
-        raise
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            phase = "connect"
-        raise ProviderTimeout(
-            f"upstream {deployment.id} timed out ({phase})",
-            phase=phase,
-            provider=deployment.provider,
-            deployment=deployment.id,
-        ) from None
-    except aiohttp.ClientConnectorError as exc:
-        raise ProviderConnectionError(
-            f"cannot connect to upstream {deployment.id}: {exc.strerror or type(exc).__name__}",
-            provider=deployment.provider,
-            deployment=deployment.id,
-        ) from None
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-        raise ProviderConnectionError(
-            f"upstream {deployment.id} dropped the connection ({type(exc).__name__})",
-            provider=deployment.provider,
-            deployment=deployment.id,
-        ) from None
-    except aiohttp.ClientError as exc:
-        raise ProviderProtocolError(
-            f"upstream {deployment.id} failed: {type(exc).__name__}",
-            provider=deployment.provider,
-            deployment=deployment.id,
-        ) from None
-
-
 def _protocol(deployment: Deployment, what: str) -> ProviderProtocolError:
     return ProviderProtocolError(
         f"upstream {deployment.id} {what}", provider=deployment.provider, deployment=deployment.id
@@ -279,6 +293,9 @@ def _upstream_message(raw: bytes) -> tuple[str, str | None]:
 
 
 def _status_error(deployment: Deployment, status: int, raw: bytes, retry_after: str | None) -> ProviderError:
+    if 300 <= status < 400:
+        # Redirects are never followed: they could send the request and its key elsewhere.
+        return _protocol(deployment, f"answered with a redirect ({status}), which is not followed")
     message, code = _upstream_message(raw)
     message = redact(message, (deployment.api_key or "",))
     where = dict(provider=deployment.provider, deployment=deployment.id)
@@ -293,6 +310,13 @@ def _status_error(deployment: Deployment, status: int, raw: bytes, retry_after: 
         # Never relay an upstream auth message: it can quote the key or its prefix.
         text = f"upstream {deployment.id} rejected the gateway's credentials ({status})"
     return ProviderHTTPError(text, status_code=status, body=message, **where)
+
+
+def _headers_status_error(
+    deployment: Deployment, status: int, raw: bytes, headers: CIMultiDictProxy[str]
+) -> ProviderError:
+    """:func:`_status_error` in the form :class:`NativeUpstream` calls it."""
+    return _status_error(deployment, status, raw, headers.get("Retry-After"))
 
 
 def _stream_error(deployment: Deployment, error: Any) -> ProviderError:

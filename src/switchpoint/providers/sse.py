@@ -34,6 +34,11 @@ class SSEBuffer:
                 events.append(event)
         return events
 
+    @property
+    def pending(self) -> int:
+        """Bytes held for an event not yet terminated."""
+        return len(self._buf)
+
     def flush(self) -> bytes:
         """What is left: an unterminated last event, if any."""
         rest, self._buf = self._buf.replace(b"\r", b"\n").strip(b"\n"), b""

@@ -15,12 +15,19 @@ from collections.abc import Awaitable, Callable, Sequence
 import orjson
 
 from switchpoint._version import __version__
+from switchpoint.analytics.queries import Prices
+from switchpoint.analytics.routing import prices_from_groups
 from switchpoint.engine import Gateway
 from switchpoint.errors import AuthenticationError, InvalidRequest, RequestError
 from switchpoint.metrics import MetricsSink
+from switchpoint.server.admin_api import ADMIN_PREFIXES, AdminEndpoint
+from switchpoint.server.anthropic_api import MESSAGES_PATH, MessagesEndpoint
 from switchpoint.server.asgi import Headers, Receive, Scope, Send, header, send_bytes
+from switchpoint.server.embeddings_api import EMBEDDINGS_PATHS, EmbeddingsEndpoint
 from switchpoint.server.error_responses import error_response
 from switchpoint.server.openai_api import ChatEndpoint, list_models
+from switchpoint.server.route_api import RouteEndpoint
+from switchpoint.storage.store import LogStore
 
 __all__ = ["SwitchpointApp"]
 
@@ -29,6 +36,7 @@ logger = logging.getLogger("switchpoint.server")
 JSON = b"application/json"
 PROMETHEUS = b"text/plain; version=0.0.4; charset=utf-8"
 Hook = Callable[[], Awaitable[None]]
+Handler = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
 
 _CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
 _LIVE_PATHS = frozenset({"/health/liveness", "/healthz", "/health"})
@@ -47,15 +55,60 @@ class SwitchpointApp:
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
         metrics: MetricsSink | None = None,
+        store: LogStore | None = None,
+        prices: Prices | None = None,
+        analysis: dict[str, object] | None = None,
     ) -> None:
         self.gateway = gateway
         self.metrics = metrics
         self._master_key = f"Bearer {master_key}".encode() if master_key else None
         self._raw_key = master_key.encode() if master_key else None
         self._chat = ChatEndpoint(gateway, max_body_bytes)
+        self._route = RouteEndpoint(gateway, dict(analysis or {}), max_body_bytes)
+        self._messages = MessagesEndpoint(gateway, max_body_bytes, self._authorize)
+        self._embeddings = EmbeddingsEndpoint(gateway, max_body_bytes)
+        # Analytics, feedback and the dashboard; prices default to the configured deployment prices.
+        self.admin = AdminEndpoint(
+            store, self._authorize, prices=prices if prices is not None else prices_from_groups(gateway.groups)
+        )
         self._on_startup = list(on_startup)
-        self._on_shutdown = list(on_shutdown)
+        self._on_shutdown = [*on_shutdown, self.admin.aclose, self._route.aclose]
         self.ready = False
+        self._routes = self._route_table()
+
+    def _route_table(self) -> dict[str, tuple[str | None, bool, Handler]]:
+        """path -> (the one method allowed or None for any, whether the master key is needed, handler)."""
+        routes: dict[str, tuple[str | None, bool, Handler]] = {}
+        for path in _CHAT_PATHS:
+            routes[path] = ("POST", True, self._chat)
+        for path in EMBEDDINGS_PATHS:
+            routes[path] = ("POST", True, self._embeddings)
+        routes[MESSAGES_PATH] = (None, False, self._messages)  # answers every error itself, in Anthropic's shape
+        routes["/v1/route"] = ("POST", True, self._route)
+        for path in ("/v1/models", "/models"):
+            routes[path] = (None, True, self._models)
+        for path in _LIVE_PATHS:
+            routes[path] = (None, False, self._liveness)
+        for path in _READY_PATHS:
+            routes[path] = (None, False, self._readiness)
+        if self.metrics is not None:
+            routes["/metrics"] = (None, False, self._metrics)
+        return routes
+
+    async def _liveness(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        await send_bytes(send, 200, b'{"status":"ok"}', headers, JSON)
+
+    async def _readiness(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        status = 200 if self.ready else 503
+        body = orjson.dumps({"status": "ready" if self.ready else "starting", "version": __version__})
+        await send_bytes(send, status, body, headers, JSON)
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        assert self.metrics is not None
+        await send_bytes(send, 200, self.metrics.render().encode(), headers, PROMETHEUS)
+
+    async def _models(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        await send_bytes(send, 200, list_models(self.gateway), headers, JSON)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -70,25 +123,19 @@ class SwitchpointApp:
         path: str = scope["path"]
         method: str = scope["method"]
         try:
-            if path in _CHAT_PATHS:
-                if method != "POST":
+            route = self._routes.get(path)
+            if route is not None:
+                allowed, authorize, handler = route
+                if allowed is not None and method != allowed:
                     raise _method_not_allowed(method, path)
-                self._authorize(scope)
-                await self._chat(scope, receive, send, headers)
-            elif path in _LIVE_PATHS:
-                await send_bytes(send, 200, b'{"status":"ok"}', headers, JSON)
-            elif path in _READY_PATHS:
-                status = 200 if self.ready else 503
-                body = orjson.dumps({"status": "ready" if self.ready else "starting", "version": __version__})
-                await send_bytes(send, status, body, headers, JSON)
-            elif path == "/metrics" and self.metrics is not None:
-                await send_bytes(send, 200, self.metrics.render().encode(), headers, PROMETHEUS)
-            elif path in ("/v1/models", "/models"):
-                self._authorize(scope)
-                await send_bytes(send, 200, list_models(self.gateway), headers, JSON)
+                if authorize:
+                    self._authorize(scope)
+                await handler(scope, receive, send, headers)
             elif path.startswith("/v1/models/"):
                 self._authorize(scope)
                 await self._model(path[len("/v1/models/") :], send, headers)
+            elif path.startswith(ADMIN_PREFIXES):  # authorizes itself: /ui loads without a key
+                await self.admin(scope, receive, send, headers)
             else:
                 raise _NotFound(f"Unknown path: {method} {path}")
         except RequestError as exc:

@@ -9,7 +9,7 @@ import orjson
 
 from switchpoint.engine import Completion, Gateway, StreamingCompletion
 from switchpoint.errors import SwitchpointError
-from switchpoint.server.asgi import Headers, Receive, Scope, Send, header, read_body, send_bytes
+from switchpoint.server.asgi import DisconnectWatch, Headers, Receive, Scope, Send, header, read_body, send_bytes
 from switchpoint.server.error_responses import error_event
 from switchpoint.types import ChatRequest
 from switchpoint.validation import parse_chat_request
@@ -37,7 +37,7 @@ class ChatEndpoint:
         tags_header = header(scope, b"x-switchpoint-tags")
         tags = tuple(t.strip() for t in tags_header.decode("latin-1").split(",") if t.strip()) if tags_header else ()
         request = parse_chat_request(raw, request_id=headers[0][1].decode(), tags=tags)
-        watch = _DisconnectWatch(receive)
+        watch = DisconnectWatch(receive)
         try:
             if request.stream:
                 await self._stream(request, send, headers, watch)
@@ -54,7 +54,7 @@ class ChatEndpoint:
         finally:
             watch.stop()
 
-    async def _stream(self, request: ChatRequest, send: Send, headers: Headers, watch: _DisconnectWatch) -> None:
+    async def _stream(self, request: ChatRequest, send: Send, headers: Headers, watch: DisconnectWatch) -> None:
         stream = await self._gateway.stream(request)
         await send(
             {
@@ -76,30 +76,6 @@ class ChatEndpoint:
             raise
         watch.finished = True
         await send({"type": "http.response.body", "body": _DONE, "more_body": False})
-
-
-class _DisconnectWatch:
-    """Waits for ``http.disconnect`` and cancels the request's task when the client has gone."""
-
-    __slots__ = ("_task", "disconnected", "finished")
-
-    def __init__(self, receive: Receive) -> None:
-        self.disconnected = False
-        self.finished = False
-        owner = asyncio.current_task()
-        self._task = asyncio.get_running_loop().create_task(self._watch(receive, owner))
-
-    async def _watch(self, receive: Receive, owner: asyncio.Task[object] | None) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                if not self.finished and owner is not None:
-                    self.disconnected = True
-                    owner.cancel()
-                return
-
-    def stop(self) -> None:
-        self._task.cancel()
 
 
 def _route_headers(result: Completion | StreamingCompletion) -> Headers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["AttemptRecord", "RequestRecord"]
 
@@ -17,6 +18,22 @@ class AttemptRecord:
     status: str = "ok"
     error_class: str | None = None
     reason: str = "first"
+    # Resilience detail (engine): the group the attempt ran in, the failure kind (retry.ErrorKind),
+    # the upstream status, its Retry-After, the wait before the attempt, whether it was a half-open
+    # probe, what it billed (estimated when a stream broke before reporting usage) and, for a
+    # cascade step, the answer's confidence score.
+    group: str | None = None
+    error_kind: str | None = None
+    status_code: int | None = None
+    retry_after: float | None = None
+    backoff_ms: float = 0.0
+    probe: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float = 0.0
+    usage_estimated: bool = False
+    score: float | None = None
 
 
 @dataclass(slots=True)
@@ -42,3 +59,11 @@ class RequestRecord:
     tags: tuple[str, ...] = ()
     user: str | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    # Who asked: the virtual key's id or alias (never the secret itself) and its team.
+    key_id: str | None = None
+    team: str | None = None
+    # The routing decision, JSON-serialisable: policy, candidates, scores, reason, features.
+    routing: dict[str, Any] | None = None
+    # Request messages and response text. Attach only when ``storage.store_content`` is on:
+    # the writer strips it otherwise, but a record holds it in memory until then.
+    content: dict[str, Any] | None = None

@@ -4,6 +4,16 @@ Fakes stand in only for remote LLM APIs. They are real HTTP servers on loopback 
 the provider's wire format, scripted per model.
 """
 
+from switchpoint.testing.fake_anthropic import AnthropicBehavior, FakeAnthropicUpstream
+from switchpoint.testing.fake_gemini import FakeGeminiUpstream, GeminiBehavior
 from switchpoint.testing.fake_openai import Behavior, FakeOpenAIUpstream, ReceivedRequest
 
-__all__ = ["Behavior", "FakeOpenAIUpstream", "ReceivedRequest"]
+__all__ = [
+    "AnthropicBehavior",
+    "Behavior",
+    "FakeAnthropicUpstream",
+    "FakeGeminiUpstream",
+    "FakeOpenAIUpstream",
+    "GeminiBehavior",
+    "ReceivedRequest",
+]

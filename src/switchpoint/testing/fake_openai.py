@@ -16,7 +16,12 @@ Replies follow the Chat Completions wire format: ``chat.completion`` objects, or
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import hashlib
 import itertools
+import random
+import struct
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -37,6 +42,18 @@ class Behavior:
     first N requests, then succeed). ``drop_after``: close the connection after N stream events.
     ``error_event_after``: send an error event after N stream events. ``hang``: never answer.
     ``raw``: send these exact bytes as a 200 body (for protocol-error tests).
+
+    Fault scripts (``fail_rate`` and ``faults`` draw from the upstream's seeded RNG):
+
+    - ``fail_rate``: each request fails with this probability; the failure is drawn from ``faults``
+      (``"429"``, ``"500"``, ``"502"``, ``"503"``, ``"529"``, any status, ``"reset"``, ``"timeout"``),
+      or is ``status`` when ``faults`` is empty.
+    - ``reset``: close the connection without answering. ``reset_after_bytes``: send the headers
+      and the first N bytes of a non-streamed body, then close.
+    - ``stall_after``: send N stream events, then go silent. ``stream_raw``: send these bytes as
+      the SSE body. ``redirect``: answer 307 to this URL. ``oversize``: pad a 200 body to N bytes.
+    - ``fault_delay``: how long a ``"timeout"`` fault waits before answering.
+    - ``logprobs``: token logprobs to return when the request asks for them.
     """
 
     reply: str = "Hello from the fake upstream."
@@ -54,6 +71,16 @@ class Behavior:
     error_event_after: int | None = None
     hang: bool = False
     raw: bytes | None = None
+    fail_rate: float = 0.0
+    faults: tuple[str, ...] = ()
+    fault_delay: float = 30.0
+    reset: bool = False
+    reset_after_bytes: int | None = None
+    stall_after: int | None = None
+    stream_raw: bytes | None = None
+    redirect: str | None = None
+    oversize: int | None = None
+    logprobs: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,12 +94,16 @@ class ReceivedRequest:
 class FakeOpenAIUpstream:
     """An OpenAI-compatible server on 127.0.0.1 whose answers are scripted per model."""
 
-    def __init__(self, default: Behavior | None = None, *, port: int = 0) -> None:
+    def __init__(self, default: Behavior | None = None, *, port: int = 0, seed: int | None = None) -> None:
         self.default = default or Behavior()
+        self.models_status = 200
+        self.faults_injected: dict[str, int] = {}
+        self._rng = random.Random(seed)
         self.behaviors: dict[str, Behavior] = {}
         self.requests: list[ReceivedRequest] = []
         self.aborted_streams = 0
         self.abort_times: list[float] = []
+        self.cancel_times: list[float] = []
         self._port = port
         self._failures: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -86,9 +117,9 @@ class FakeOpenAIUpstream:
 
     def script(self, model: str, **behavior: Any) -> Behavior:
         """Set the behaviour for ``model`` (keyword arguments of :class:`Behavior`)."""
-        chunks = behavior.get("chunks")
-        if chunks is not None:
-            behavior["chunks"] = tuple(chunks)
+        for name in ("chunks", "faults", "logprobs"):
+            if behavior.get(name) is not None:
+                behavior[name] = tuple(behavior[name])
         if behavior.get("tool_calls") is not None:
             behavior["tool_calls"] = tuple(behavior["tool_calls"])
         with self._lock:
@@ -104,6 +135,9 @@ class FakeOpenAIUpstream:
             self._failures.clear()
             self.aborted_streams = 0
             self.abort_times.clear()
+            self.cancel_times.clear()
+            self.models_status = 200
+            self.faults_injected.clear()
 
     def requests_for(self, model: str) -> list[ReceivedRequest]:
         return [r for r in self.requests if isinstance(r.body, dict) and r.body.get("model") == model]
@@ -156,6 +190,8 @@ class FakeOpenAIUpstream:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/embeddings", self._embeddings)
         app.router.add_get("/health", self._health)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -173,10 +209,56 @@ class FakeOpenAIUpstream:
         return web.json_response({"status": "ok"})
 
     async def _models(self, request: web.Request) -> web.Response:
+        if self.models_status != 200:
+            return _error(self.models_status, "scripted health-check failure")
         data = [{"id": name, "object": "model", "owned_by": "fake"} for name in sorted(self.behaviors)]
         return web.json_response({"object": "list", "data": data})
 
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """Deterministic vectors (:func:`fake_embedding`); ``status``/``fail_times``/``latency`` apply."""
+        body = await self._received(request)
+        if not isinstance(body, dict) or not isinstance(body.get("input"), str | list):
+            return _error(400, "'input' is required")
+        model = str(body.get("model", ""))
+        behavior = self.behaviors.get(model, self.default)
+        if behavior.latency:
+            await asyncio.sleep(behavior.latency)
+        if behavior.status != 200 and self._should_fail(model, behavior):
+            error = behavior.error or {"message": f"scripted failure {behavior.status}", "type": "server_error"}
+            return web.json_response({"error": error}, status=behavior.status, headers=behavior.headers)
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if inputs and all(isinstance(i, int) for i in inputs):
+            inputs = [inputs]  # one array of tokens
+        dimensions = body.get("dimensions") or 8
+        data = []
+        for index, item in enumerate(inputs):
+            vector = fake_embedding(item if isinstance(item, str) else orjson.dumps(item).decode(), dimensions)
+            encoded: Any = vector
+            if body.get("encoding_format") == "base64":
+                encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(len(i.split()) if isinstance(i, str) else len(i) for i in inputs)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return web.json_response({"object": "list", "data": data, "model": model, "usage": usage})
+
+    async def _received(self, request: web.Request) -> Any:
+        """Read and record a request; its body is parsed when it is JSON, and returned."""
+        raw = await request.read()
+        body: Any = raw
+        with contextlib.suppress(orjson.JSONDecodeError):
+            body = orjson.loads(raw)
+        self.requests.append(ReceivedRequest(request.path, dict(request.headers), body, time.monotonic()))
+        return body
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._answer(request)
+        except asyncio.CancelledError:
+            # The client (the gateway) closed the connection before the answer was complete.
+            self.cancel_times.append(time.monotonic())
+            raise
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
             body: Any = orjson.loads(raw)
@@ -191,18 +273,45 @@ class FakeOpenAIUpstream:
             await asyncio.sleep(3600)
         if behavior.latency:
             await asyncio.sleep(behavior.latency)
-        if behavior.status != 200 and self._should_fail(model, behavior):
+        faulted = await self._fault(request, behavior)
+        if faulted is not None:
+            return faulted
+        if behavior.status != 200 and behavior.fail_rate == 0 and self._should_fail(model, behavior):
             error = behavior.error or {"message": f"scripted failure {behavior.status}", "type": "server_error"}
             return web.json_response({"error": error}, status=behavior.status, headers=behavior.headers)
         if behavior.raw is not None:
             return web.Response(body=behavior.raw, content_type="application/json", headers=behavior.headers)
         if body.get("stream"):
             return await self._stream(request, body, behavior)
-        return web.Response(
-            body=orjson.dumps(self._completion(body, behavior)),
-            content_type="application/json",
-            headers=behavior.headers,
-        )
+        payload = orjson.dumps(self._completion(body, behavior))
+        if behavior.oversize is not None and behavior.oversize > len(payload):
+            payload += b" " * (behavior.oversize - len(payload))
+        if behavior.reset_after_bytes is not None:
+            return await _cut(request, payload, behavior.reset_after_bytes)
+        return web.Response(body=payload, content_type="application/json", headers=behavior.headers)
+
+    async def _fault(self, request: web.Request, behavior: Behavior) -> web.StreamResponse | None:
+        """The scripted fault for this request, if any (None: answer normally)."""
+        if behavior.reset:
+            return _reset(request)
+        if behavior.redirect is not None:
+            return web.Response(status=307, headers={"Location": behavior.redirect})
+        if not behavior.fail_rate:
+            return None
+        with self._lock:
+            if self._rng.random() >= behavior.fail_rate:
+                return None
+            fault = self._rng.choice(behavior.faults) if behavior.faults else str(behavior.status)
+            self.faults_injected[fault] = self.faults_injected.get(fault, 0) + 1
+        if fault == "reset":
+            return _reset(request)
+        if fault == "timeout":
+            await asyncio.sleep(behavior.fault_delay)
+            return None
+        status = int(fault) if fault.isdigit() and fault != "200" else 500
+        error = behavior.error or {"message": f"scripted failure {status}", "type": "server_error"}
+        headers = behavior.headers if status == behavior.status else {}
+        return web.json_response({"error": error}, status=status, headers=headers)
 
     def _should_fail(self, model: str, behavior: Behavior) -> bool:
         if behavior.fail_times is None:
@@ -220,13 +329,20 @@ class FakeOpenAIUpstream:
         if behavior.tool_calls:
             message = {"role": "assistant", "content": None, "tool_calls": list(behavior.tool_calls)}
             finish = behavior.finish_reason or "tool_calls"
+        logprobs: dict[str, Any] | None = None
+        if behavior.logprobs is not None and body.get("logprobs"):
+            tokens = self._pieces(behavior)
+            logprobs = {"content": [
+                {"token": tokens[i % len(tokens)] if tokens else "", "logprob": lp, "bytes": None, "top_logprobs": []}
+                for i, lp in enumerate(behavior.logprobs)
+            ]}
         return {
             "id": f"chatcmpl-fake{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model"),
             "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}],
             "usage": self._usage(body, behavior),
         }
 
@@ -249,6 +365,10 @@ class FakeOpenAIUpstream:
     async def _stream(self, request: web.Request, body: dict[str, Any], behavior: Behavior) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **behavior.headers})
         await response.prepare(request)
+        if behavior.stream_raw is not None:
+            await response.write(behavior.stream_raw)
+            await response.write_eof()
+            return response
         base = {
             "id": f"chatcmpl-fake{next(self._ids)}",
             "object": "chat.completion.chunk",
@@ -262,6 +382,8 @@ class FakeOpenAIUpstream:
                 if behavior.drop_after is not None and i >= behavior.drop_after:
                     request.transport.close()  # type: ignore[union-attr]
                     return response
+                if behavior.stall_after is not None and i >= behavior.stall_after:
+                    await asyncio.sleep(3600)
                 if behavior.error_event_after is not None and i == behavior.error_event_after:
                     error = {"error": {"message": "scripted mid-stream failure", "type": "server_error"}}
                     await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
@@ -308,5 +430,29 @@ class FakeOpenAIUpstream:
         return events
 
 
+def _reset(request: web.Request) -> web.Response:
+    """Close the connection without answering (the client sees a disconnect)."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=204)
+
+
+async def _cut(request: web.Request, payload: bytes, keep: int) -> web.StreamResponse:
+    """Send the headers and the first ``keep`` bytes of the body, then close the connection."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(payload)
+    await response.prepare(request)
+    await response.write(payload[:keep])
+    if request.transport is not None:
+        request.transport.close()
+    return response
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"message": message, "type": "invalid_request_error"}}, status=status)
+
+
+def fake_embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit-free vector for ``text``: the same text always gets the same vector."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [(digest[i % len(digest)] - 128) / 128 for i in range(dimensions)]

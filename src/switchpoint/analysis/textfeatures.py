@@ -1,0 +1,180 @@
+"""Sparse text features shared by the linear classifiers (task type, sentiment, complexity).
+
+One pass over a bounded window of the text (its head and its tail, so cost does not grow with
+prompt length) yields a set of feature strings:
+
+- ``w:<word>`` lower-cased words, ``b:<w1>_<w2>`` word bigrams (first ``_MAX_BIGRAMS`` words),
+  ``p:<prefix>`` the first 4 letters of longer words (a stem that generalises across inflections),
+- ``c:<char>`` / ``c:<c1c2>`` characters and character bigrams of CJK / Thai / Hangul runs,
+- ``#lex:<cue>`` when a word of the multilingual cue lexicon occurs (``artifacts/lexicon.json``):
+  its weight is learned from every language's examples, so a cue word in a language with few
+  training prompts still carries its class's signal,
+- ``#...`` shape cues: code fences, maths symbols, question marks, line count and length buckets.
+
+The same function builds the training matrices (``scripts/analysis``) and runs at request time,
+so training and serving cannot drift apart. Values are binary; a model scales the sum of its
+weights by ``1/sqrt(len(features))``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+__all__ = ["Lexicon", "text_features", "tokenize", "window"]
+
+_HEAD = 900
+_TAIL = 300
+_MAX_BIGRAMS = 120
+_MAX_UNSPACED = 300
+# Word characters plus the combining marks that Python's \w leaves out (Indic vowel signs, Thai
+# vowels and tones, Arabic and Hebrew points), so that such words are not cut into pieces.
+MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+    "\u0900-\u0963\u0966-\u0dff\u0e00-\u0eff\u1000-\u109f\u3099\u309a"
+)
+_TOKEN = re.compile(rf"(?:\w|[{MARKS}])+|[^\w\s{MARKS}]")
+_CODE_HINT = re.compile(r"[{};]\s*$|^\s*(def|class|import|function|return|public|#include|SELECT|const|let|var)\b",
+                        re.MULTILINE)
+_MATH_HINT = re.compile(r"\d\s*[-+*/^=<>]\s*\d|[=^√∫∑π≤≥±×÷]|\b\d+\s*%|\d[.,]\d")
+
+
+def window(text: str) -> str:
+    """The part of a text the classifiers read: its head and its tail."""
+    if len(text) <= _HEAD + _TAIL:
+        return text
+    return text[:_HEAD] + "\n" + text[-_TAIL:]
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words and single punctuation marks."""
+    return _TOKEN.findall(text.lower())
+
+
+def is_unspaced(token: str) -> bool:
+    """CJK, kana, Hangul, Thai, Lao, Khmer: runs that are not split into words by spaces."""
+    code = ord(token[0])
+    return (0x2E80 <= code < 0xA000) or (0xAC00 <= code < 0xD7B0) or (0x0E00 <= code < 0x0F00) or (
+        0x1780 <= code < 0x1800) or (0xF900 <= code < 0xFB00) or (0xFF66 <= code < 0xFFA0)
+
+
+class Lexicon:
+    """Cue words: whole words, stems (``word*``), phrases of up to 4 words, and substrings of unspaced runs."""
+
+    __slots__ = ("phrase_starts", "phrases", "stem_lengths", "stems", "substring_lengths", "substrings", "words")
+
+    def __init__(self, entries: Mapping[str, Iterable[str]]) -> None:
+        self.words: dict[str, tuple[str, ...]] = {}
+        self.stems: dict[str, tuple[str, ...]] = {}
+        self.phrases: dict[str, tuple[str, ...]] = {}
+        self.substrings: dict[str, tuple[str, ...]] = {}
+        for cue, words in entries.items():
+            for raw in words:
+                self._add(cue, raw.strip().lower())
+        self.phrase_starts = frozenset(p.split(" ", 1)[0] for p in self.phrases)
+        self.stem_lengths = tuple(sorted({len(s) for s in self.stems}))
+        self.substring_lengths = tuple(sorted({len(s) for s in self.substrings}))
+
+    def _add(self, cue: str, entry: str) -> None:
+        if not entry:
+            return
+        if is_unspaced(entry):
+            target, key = self.substrings, entry.replace(" ", "")
+        elif entry.endswith("*") and len(entry) >= 5:
+            target, key = self.stems, entry[:-1]
+        else:
+            tokens = tokenize(entry.rstrip("*"))
+            if not tokens or len(tokens) > 4:
+                return
+            target, key = (self.words, tokens[0]) if len(tokens) == 1 else (self.phrases, " ".join(tokens))
+        if cue not in target.get(key, ()):
+            target[key] = (*target.get(key, ()), cue)
+
+    @classmethod
+    def load(cls, path: Path) -> Lexicon:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["cues"])
+
+    def cues(self, tokens: list[str], unspaced: list[str]) -> set[str]:
+        found: set[str] = set()
+        words, stems, phrases, starts = self.words, self.stems, self.phrases, self.phrase_starts
+        for i, token in enumerate(tokens):
+            hit = words.get(token)
+            if hit:
+                found.update(hit)
+            if len(token) > 4:
+                for n in self.stem_lengths:
+                    if n > len(token):
+                        break
+                    hit = stems.get(token[:n])
+                    if hit:
+                        found.update(hit)
+            if token in starts:
+                for n in (2, 3, 4):
+                    hit = phrases.get(" ".join(tokens[i : i + n]))
+                    if hit:
+                        found.update(hit)
+        substrings = self.substrings
+        for run in unspaced:
+            for start in range(len(run)):
+                for n in self.substring_lengths:
+                    if start + n > len(run):
+                        break
+                    hit = substrings.get(run[start : start + n])
+                    if hit:
+                        found.update(hit)
+        return found
+
+
+def text_features(text: str, lexicon: Lexicon | None = None) -> set[str]:
+    """The feature set of a text (see the module docstring)."""
+    sample = window(text)
+    tokens = tokenize(sample)
+    features: set[str] = set()
+    add = features.add
+    previous = "^"
+    words: list[str] = []
+    unspaced: list[str] = []
+    budget = _MAX_UNSPACED
+    for index, token in enumerate(tokens):
+        if not token.isascii() and is_unspaced(token):
+            if budget <= 0:
+                continue
+            token = token[:budget]
+            budget -= len(token)
+            unspaced.append(token)
+            add("c:" + token[0])
+            for i in range(1, len(token)):
+                add("c:" + token[i])
+                add("c:" + token[i - 1 : i + 1])
+            previous = token[-2:]
+            continue
+        words.append(token)
+        add("w:" + token)
+        if len(token) >= 5 and token.isalpha():
+            add("p:" + token[:4])
+        if index < _MAX_BIGRAMS:
+            add("b:" + previous + "_" + token)
+        previous = token
+    if lexicon is not None:
+        for cue in lexicon.cues(words, unspaced):
+            add("#lex:" + cue)
+    _shape(sample, len(tokens), add)
+    return features
+
+
+def _shape(sample: str, n_tokens: int, add: Callable[[str], None]) -> None:
+    if "```" in sample:
+        add("#fence")
+    if _CODE_HINT.search(sample):
+        add("#code")
+    if _MATH_HINT.search(sample):
+        add("#math")
+    if "?" in sample or "？" in sample or "؟" in sample:
+        add("#question")
+    lines = sample.count("\n")
+    add("#lines:" + ("0" if lines == 0 else "1-3" if lines <= 3 else "4-15" if lines <= 15 else "16+"))
+    add("#len:" + ("1-4" if n_tokens <= 4 else "5-12" if n_tokens <= 12 else "13-40" if n_tokens <= 40
+                   else "41-150" if n_tokens <= 150 else "151+"))

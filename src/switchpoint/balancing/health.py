@@ -1,0 +1,335 @@
+"""Deployment health: passive outlier detection, growing cooldowns, half-open probes, live stats.
+
+One :class:`HealthTracker` per gateway holds a :class:`DeploymentHealth` per upstream deployment.
+The engine reports each attempt (``begin`` / ``success`` / ``failure`` / ``end``); balancers read
+``in_flight``, ``latency`` and the usage buckets. Nothing here awaits or allocates per request.
+
+State machine of one deployment::
+
+    healthy ──(N consecutive failures, or failure rate over the window, or a bad key)──▶ cooldown
+    cooldown ──(cooldown over)──▶ half-open: exactly one request (the probe) may go through
+    half-open ──probe ok──▶ healthy          half-open ──probe fails──▶ cooldown × 2
+
+A 429 with ``Retry-After`` pauses the deployment for that long (capped) without counting as an
+ejection and without a probe. Cooldowns grow ``cooldown × 2**(ejections-1)`` up to ``max_cooldown``;
+the ejection count resets once the deployment has stayed healthy for as long as its last cooldown.
+
+Panic routing: when *every* deployment a request could use is cooling down, the engine still
+tries them (as Envoy's panic mode does) while any of them answered successfully in the last
+``panic_window`` seconds: random faults on every deployment must not turn into a fast 503 for
+everyone. Once none has succeeded for that long the group is treated as down: a 503 at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from switchpoint.balancing.retry import ErrorKind
+from switchpoint.balancing.usage import UsageLimiter
+from switchpoint.clock import Clock, MonotonicClock
+from switchpoint.types import Deployment, ModelGroup
+
+__all__ = ["DeploymentHealth", "HealthPolicy", "HealthTracker"]
+
+logger = logging.getLogger("switchpoint.health")
+_LN2 = math.log(2.0)
+
+#: Kinds that say nothing bad about the deployment: it answered, the request was at fault.
+_ALIVE = frozenset({ErrorKind.CLIENT_ERROR, ErrorKind.CONTEXT_WINDOW, ErrorKind.CONTENT_POLICY})
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPolicy:
+    consecutive_failures: int = 3
+    failure_rate: float = 0.5
+    min_requests: int = 5
+    window: float = 60.0
+    cooldown: float = 5.0
+    max_cooldown: float = 300.0
+    auth_cooldown: float = 600.0
+    retry_after_cap: float = 60.0
+    latency_alpha: float = 0.3
+    latency_half_life: float = 30.0
+    panic_window: float = 5.0
+    enabled: bool = True
+
+
+class DeploymentHealth:
+    """Live state of one upstream deployment (shared by every group that lists it)."""
+
+    __slots__ = (
+        "consecutive", "ejections", "failures", "healthy_since", "id", "in_flight", "last_error", "last_error_at",
+        "last_success_at", "latency", "latency_at", "open_until", "probe_required", "probing", "successes", "usage",
+        "window_failures", "window_start", "window_total",
+    )  # fmt: skip
+
+    def __init__(self, deployment_id: str, usage: UsageLimiter | None = None) -> None:
+        self.id = deployment_id
+        self.in_flight = 0
+        self.consecutive = 0
+        self.window_start = -math.inf
+        self.window_total = 0
+        self.window_failures = 0
+        self.open_until = 0.0
+        self.probe_required = False
+        self.probing = False
+        self.ejections = 0
+        self.healthy_since = 0.0
+        self.last_success_at = -math.inf
+        self.latency = 0.0
+        self.latency_at = 0.0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.successes = 0
+        self.failures = 0
+        self.usage = usage
+
+    def state(self, now: float) -> str:
+        if not self.open_until:
+            return "healthy"
+        if now < self.open_until:
+            return "cooldown" if self.probe_required else "rate_limited"
+        return "half_open" if self.probe_required else "healthy"
+
+
+class HealthTracker:
+    """Health and load statistics of every deployment a gateway routes to."""
+
+    def __init__(self, policy: HealthPolicy | None = None, clock: Clock | None = None) -> None:
+        self.policy = policy or HealthPolicy()
+        self.clock = clock or MonotonicClock()
+        self._by_object: dict[int, DeploymentHealth] = {}
+        self._by_key: dict[tuple[str, str, str], DeploymentHealth] = {}
+        self._keep: list[Deployment] = []  # keeps the objects whose id() keys _by_object alive
+        #: How many deployments have a cooldown or pause set; 0 lets the engine skip health filtering.
+        self.paused = 0
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def register(self, deployments: Iterable[Deployment]) -> None:
+        for deployment in deployments:
+            self.of(deployment)
+
+    def of(self, deployment: Deployment) -> DeploymentHealth:
+        """The state of a deployment; the same upstream listed in two groups shares one state."""
+        state = self._by_object.get(id(deployment))
+        if state is not None:
+            return state
+        key = (deployment.id, deployment.api_base, deployment.model)
+        state = self._by_key.get(key)
+        if state is None:
+            usage = UsageLimiter(deployment.rpm, deployment.tpm, self.clock.now()) if (
+                deployment.rpm or deployment.tpm) else None
+            state = self._by_key[key] = DeploymentHealth(deployment.id, usage)
+        self._by_object[id(deployment)] = state
+        self._keep.append(deployment)
+        return state
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def available(self, state: DeploymentHealth, now: float) -> bool:
+        """Whether a new attempt may go to the deployment now (a half-open one takes one probe)."""
+        until = state.open_until
+        if not until:
+            return True
+        if now < until:
+            return False
+        return not state.probing
+
+    def begin(self, state: DeploymentHealth, now: float) -> bool:
+        """An attempt starts. Returns whether it is the half-open probe."""
+        state.in_flight += 1
+        if state.open_until and now >= state.open_until:
+            if state.probe_required:
+                state.probing = True
+                return True
+            self._resume(state)
+        return False
+
+    def end(self, state: DeploymentHealth) -> None:
+        state.in_flight -= 1
+
+    def abandon(self, state: DeploymentHealth, probe: bool) -> None:
+        """The attempt was cancelled (client gone, hedge lost): no verdict on the deployment."""
+        if probe:
+            state.probing = False
+
+    def success(
+        self, state: DeploymentHealth, latency: float, now: float, probe: bool = False, release: bool = False
+    ) -> None:
+        """The attempt got its answer (first byte, for a stream). ``probe``: it was the half-open
+        probe. ``release``: the attempt is over too (``end`` in the same call; the hot path)."""
+        if release:
+            state.in_flight -= 1
+        state.successes += 1
+        state.last_success_at = now
+        state.consecutive = 0
+        if probe and state.probing:
+            state.probing = False
+            self._resume(state)
+            state.healthy_since = now
+            logger.info("deployment %s is healthy again after its probe", state.id)
+        elif state.ejections and not state.open_until and now - state.healthy_since > self._cooldown(state.ejections):
+            state.ejections = 0
+        if now - state.window_start > self.policy.window:
+            state.window_start = now
+            state.window_total = state.window_failures = 0
+        state.window_total += 1
+        previous = state.latency  # EWMA of the time to first byte
+        state.latency = previous + self.policy.latency_alpha * (latency - previous) if previous else latency
+        state.latency_at = now
+
+    def failure(
+        self, state: DeploymentHealth, kind: str, now: float, retry_after: float | None = None, probe: bool = False
+    ) -> None:
+        """The attempt failed with an error of ``kind`` (see ``retry.ErrorKind``)."""
+        if kind in _ALIVE:
+            self.success_without_latency(state, now, probe)
+            return
+        state.failures += 1
+        state.last_error = kind
+        state.last_error_at = now
+        policy = self.policy
+        if not policy.enabled:
+            return
+        if probe and state.probing:
+            state.probing = False
+            self._eject(state, now, f"its probe failed ({kind})")
+            return
+        if state.probe_required:
+            return  # an attempt started before the ejection: the deployment is already cooling down
+        if kind == ErrorKind.AUTH:
+            self._eject(state, now, "the upstream rejected the gateway's key", policy.auth_cooldown)
+            logger.warning("deployment %s rejected the gateway's credentials; cooling it down for %gs",
+                           state.id, policy.auth_cooldown)
+            return
+        if kind == ErrorKind.RATE_LIMIT and retry_after is not None:
+            pause = min(retry_after, policy.retry_after_cap)
+            if pause > 0 and not state.probe_required:
+                self._pause(state, max(state.open_until, now + pause))
+            return
+        state.consecutive += 1
+        self._count(state, now, failed=True)
+        if state.consecutive >= policy.consecutive_failures:
+            self._eject(state, now, f"{state.consecutive} consecutive failures ({kind})")
+        elif (
+            state.window_total >= policy.min_requests
+            and state.window_failures / state.window_total > policy.failure_rate
+        ):
+            self._eject(state, now, f"{state.window_failures}/{state.window_total} failures in the window")
+
+    def checked(self, state: DeploymentHealth, kind: str | None, now: float) -> None:
+        """The result of an active health check (``kind`` None: it passed)."""
+        half_open = state.probe_required and not state.probing and now >= state.open_until
+        if kind is None:
+            if half_open:
+                self._resume(state)
+                state.healthy_since = now
+                logger.info("deployment %s passed its active health check and takes traffic again", state.id)
+            return
+        if kind == ErrorKind.RATE_LIMIT or not self.policy.enabled:
+            return
+        if half_open:
+            state.failures += 1
+            state.last_error, state.last_error_at = kind, now
+            self._eject(state, now, f"its active health check failed ({kind})")
+            return
+        self.failure(state, kind, now)
+
+    def success_without_latency(self, state: DeploymentHealth, now: float, probe: bool = False) -> None:
+        """The upstream answered (a 4xx at the request's fault): it is alive."""
+        if probe:
+            self.success(state, state.latency, now, probe)
+            return
+        state.consecutive = 0
+        self._count(state, now, failed=False)
+
+    def observe_latency(self, state: DeploymentHealth, latency: float, now: float) -> None:
+        """Time to first byte, as an EWMA."""
+        alpha = self.policy.latency_alpha
+        state.latency = latency if not state.latency else state.latency + alpha * (latency - state.latency)
+        state.latency_at = now
+
+    def decayed_latency(self, state: DeploymentHealth, now: float) -> float:
+        """The EWMA, halved for every ``latency_half_life`` without news, so a slow deployment gets re-sampled."""
+        if not state.latency:
+            return 0.0
+        age = now - state.latency_at
+        if age <= 0:
+            return state.latency
+        return state.latency * math.exp(-_LN2 * age / self.policy.latency_half_life)
+
+    def retry_in(self, states: Iterable[DeploymentHealth], now: float) -> float | None:
+        """Seconds until the first of ``states`` takes traffic again."""
+        waits = [s.open_until - now for s in states if s.open_until and s.open_until > now]
+        return max(0.0, min(waits)) if waits else None
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _count(self, state: DeploymentHealth, now: float, *, failed: bool) -> None:
+        if now - state.window_start > self.policy.window:
+            state.window_start = now
+            state.window_total = state.window_failures = 0
+        state.window_total += 1
+        if failed:
+            state.window_failures += 1
+
+    def _cooldown(self, ejections: int) -> float:
+        return float(min(self.policy.max_cooldown, self.policy.cooldown * 2.0 ** max(0, ejections - 1)))
+
+    def panic(self, states: Iterable[DeploymentHealth], now: float) -> bool:
+        """Whether to try deployments that are all cooling down: one of them succeeded recently."""
+        window = self.policy.panic_window
+        return window > 0 and any(now - s.last_success_at <= window for s in states)
+
+    def _pause(self, state: DeploymentHealth, until: float) -> None:
+        if not state.open_until:
+            self.paused += 1
+        state.open_until = until
+
+    def _resume(self, state: DeploymentHealth) -> None:
+        if state.open_until:
+            self.paused -= 1
+        state.open_until = 0.0
+        state.probe_required = False
+
+    def _eject(self, state: DeploymentHealth, now: float, why: str, cooldown: float | None = None) -> None:
+        state.ejections += 1
+        if cooldown is None:
+            cooldown = self._cooldown(state.ejections)
+        self._pause(state, now + cooldown)
+        state.probe_required = True
+        state.consecutive = 0
+        state.window_total = state.window_failures = 0
+        logger.warning("deployment %s cooled down for %gs: %s", state.id, cooldown, why)
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def describe(self, state: DeploymentHealth, now: float) -> dict[str, Any]:
+        return {
+            "id": state.id,
+            "state": state.state(now),
+            "cooldown_remaining_s": round(max(0.0, state.open_until - now), 3) if state.open_until else 0.0,
+            "ejections": state.ejections,
+            "consecutive_failures": state.consecutive,
+            "window_requests": state.window_total,
+            "window_failures": state.window_failures,
+            "in_flight": state.in_flight,
+            "latency_ewma_ms": round(state.latency * 1000, 2),
+            "successes_total": state.successes,
+            "failures_total": state.failures,
+            "last_error": state.last_error,
+            "last_error_age_s": round(now - state.last_error_at, 3) if state.last_error_at is not None else None,
+            "usage": state.usage.snapshot(now) if state.usage is not None else None,
+        }
+
+    def snapshot(self, groups: Iterable[ModelGroup]) -> dict[str, Any]:
+        now = self.clock.now()
+        return {
+            group.name: [{**self.describe(self.of(d), now), "provider": d.provider} for d in group.deployments]
+            for group in groups
+        }

@@ -1,0 +1,182 @@
+"""``switchpoint stats``: the analytics summary, per-model table, routing mix and savings, read
+straight from the log database, as text tables or JSON (``--json``).
+
+The database is ``--db URL``, else the ``logs.url`` of ``--config FILE`` (or ``$SWITCHPOINT_CONFIG``),
+else the default ``sqlite:///.switchpoint/logs.db``. Prices for savings come from the config's
+deployments; without a config, savings are reported without a baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from switchpoint.analytics import Filters, Prices, model_table, open_reader, prices_from_groups, routing_mix
+from switchpoint.analytics import savings as savings_of
+from switchpoint.analytics import summary as summary_of
+from switchpoint.errors import ConfigError, InvalidRequest
+from switchpoint.storage.store import StoreError
+
+__all__ = ["add_parser", "run"]
+
+DEFAULT_URL = "sqlite:///.switchpoint/logs.db"
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``stats`` on the CLI's subcommands."""
+    stats = commands.add_parser("stats", help="summarise the request log: traffic, cost, latency, routing, savings")
+    where = stats.add_mutually_exclusive_group()
+    where.add_argument("--config", "-c", help="config file whose logs.url to read (default: $SWITCHPOINT_CONFIG)")
+    where.add_argument("--db", help=f"log database URL: sqlite:///path or postgresql://... (default {DEFAULT_URL})")
+    stats.add_argument("--schema", help="Postgres schema of the log tables")
+    stats.add_argument("--since", default="24h", help="start: a time ago (24h, 7d), ISO time or epoch (default 24h)")
+    stats.add_argument("--until", help="end: same forms as --since (default now)")
+    stats.add_argument("--model", help="only this model group or requested model (router)")
+    stats.add_argument("--key", help="only this key id")
+    stats.add_argument("--tag", help="only requests with this tag")
+    stats.add_argument("--team", help="only this team")
+    stats.add_argument("--router", help="only requests this router decided")
+    stats.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+
+
+def _source(args: argparse.Namespace) -> tuple[str, str | None, Prices]:
+    """The database URL, its schema, and the prices, from the options and the config."""
+    config_path = args.config or (None if args.db else os.environ.get("SWITCHPOINT_CONFIG"))
+    if config_path is None:
+        return args.db or DEFAULT_URL, args.schema, {}
+    from switchpoint.config.build import build_groups
+    from switchpoint.config.load import load_config
+
+    config = load_config(config_path)
+    logs = getattr(config, "logs", None)
+    url = getattr(logs, "url", None)
+    if not url or url == "none":
+        raise ConfigError(f"{config_path}: request logging is off (no logs.url); pass --db URL")
+    return str(url), args.schema or getattr(logs, "schema", None), prices_from_groups(build_groups(config))
+
+
+async def _collect(url: str, schema: str | None, filters: Filters, prices: Prices) -> dict[str, Any]:
+    reader = open_reader(url, schema=schema)
+    try:
+        return {
+            "summary": await summary_of(reader, filters),
+            "models": (await model_table(reader, filters, prices=prices))["models"],
+            "routing": await routing_mix(reader, filters),
+            "savings": await savings_of(reader, filters, prices),
+        }
+    finally:
+        await reader.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        url, schema, prices = _source(args)
+        params = {k: v for k in ("since", "until", "model", "key", "tag", "team", "router") if (v := getattr(args, k))}
+        filters = Filters.parse(params, time.time())
+    except ConfigError as exc:
+        print(f"switchpoint: {exc.message}", file=sys.stderr)
+        return 2
+    except InvalidRequest as exc:
+        print(f"switchpoint: --{exc.param}: {exc.message}", file=sys.stderr)
+        return 2
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///") :]):
+        print(f"switchpoint: no log database at {url[len('sqlite:///'):]} (pass --db or --config)", file=sys.stderr)
+        return 1
+    try:
+        report = asyncio.run(_collect(url, schema, filters, prices))
+    except StoreError as exc:
+        print(f"switchpoint: cannot read the request log: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render(report))
+    return 0
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def cost(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0 or abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}" if abs(value) >= 0.0001 else f"${value:.2g}"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def score(feedback: dict[str, Any]) -> str:
+    return f"{feedback['avg_score']:.2f} ({feedback['scored']})" if feedback["scored"] else "-"
+
+
+def table(headers: Sequence[str] | None, rows: Sequence[Sequence[str]], align: str = "l") -> str:
+    """Columns padded to width, aligned by ``align`` (``l``/``r`` per column; the last letter repeats)."""
+    lines_in = [*([headers] if headers else []), *rows]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(*lines_in, strict=True)]
+    sides = (align + (align[-1] if len(align) > 1 else "r") * len(widths))[: len(widths)]
+    lines = []
+    for row in lines_in:
+        cells = [str(c).ljust(w) if side == "l" else str(c).rjust(w)
+                 for c, w, side in zip(row, widths, sides, strict=True)]  # fmt: skip
+        lines.append("  " + "  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _section(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], align: str, empty: str) -> list[str]:
+    return [title, table(headers, rows, align) if rows else f"  ({empty})", ""]
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render(report: dict[str, Any]) -> str:
+    s = report["summary"]
+    r = s["range"]
+    filters = ", ".join(f"{k}={v}" for k, v in r.items() if k not in ("since", "until", "since_iso", "until_iso"))
+    out = [f"switchpoint stats: {_when(r['since'])} to {_when(r['until'])}" + (f" ({filters})" if filters else ""), ""]
+    latency, ttft, tokens = s["latency_ms"], s["ttft_ms"], s["tokens"]
+    out += _section("Summary", (), [
+        ("Requests", f"{s['requests']:,}", "Errors", f"{s['errors']:,} ({pct(s['error_rate'])})"),
+        ("Cost", cost(s["cost"]), "Fallbacks", f"{s['fallbacks']:,} ({pct(s['fallback_rate'])})"),
+        ("Per request", cost(s["cost_per_request"]), "Tokens in / out",
+         f"{tokens['prompt']:,} / {tokens['completion']:,}"),
+        ("Latency p50", ms(latency["p50"]), "p90 / p99", f"{ms(latency['p90'])} / {ms(latency['p99'])}"),
+        ("TTFT p50", ms(ttft["p50"]), "p90 / p99", f"{ms(ttft['p90'])} / {ms(ttft['p99'])}"),
+        ("Feedback", f"{s['feedback']['count']:,}", "Mean score", score(s["feedback"])),
+    ], "lrlr", "no requests")  # fmt: skip
+    models = [(m["model_group"] or "(none)", f"{m['requests']:,}", pct(m["share"]), pct(m["error_rate"]),
+               pct(m["fallback_rate"]), ms(m["latency_ms"]["p50"]), ms(m["latency_ms"]["p90"]),
+               ms(m["latency_ms"]["p99"]), f"{m['tokens']['prompt']:,}", f"{m['tokens']['completion']:,}",
+               cost(m["cost"]), score(m["feedback"])) for m in report["models"]]  # fmt: skip
+    out += _section("Models", ("MODEL GROUP", "REQUESTS", "SHARE", "ERRORS", "FALLBACK", "P50", "P90", "P99",
+                               "TOKENS IN", "TOKENS OUT", "COST", "QUALITY"), models, "lr", "no requests")  # fmt: skip
+    mix = [(router["router"] or "(direct)", d["model_group"] or "(none)", pct(d["share"]), f"{d['requests']:,}",
+            cost(d["cost_per_request"]), pct(d["error_rate"]), score(d["feedback"]))
+           for router in report["routing"]["routers"] for d in router["decisions"]]  # fmt: skip
+    out += _section("Routing mix", ("ROUTER", "MODEL GROUP", "SHARE", "REQUESTS", "PER REQUEST", "ERRORS", "QUALITY"),
+                    mix, "llr", "no requests")  # fmt: skip
+    saved = [(x["router"], f"{x['requests']:,}", cost(x["actual_cost"]),
+              f"{cost(x['baseline_cost'])} ({x['baseline_group']})" if x["baseline_group"] else "- (no prices)",
+              cost(x["savings"]), pct(x["savings_rate"])) for x in report["savings"]["routers"]]  # fmt: skip
+    out += _section("Savings (against each router's most expensive candidate)",
+                    ("ROUTER", "REQUESTS", "SPENT", "BASELINE", "SAVED", "RATE"), saved, "lr", "no routed requests")
+    return "\n".join(out).rstrip()

@@ -1,0 +1,251 @@
+"""Plumbing shared by the adapters that translate a foreign wire format (Anthropic, Gemini).
+
+They post JSON and read either one JSON answer or an SSE stream whose events a translator
+(:mod:`switchpoint.providers.translate`) turns into OpenAI chunks. Transport failures (aiohttp,
+asyncio, sockets) are converted by :func:`switchpoint.providers.http.transport_boundary`, the one place that knows
+them; error *statuses* and error *events* are converted by each adapter's own error function,
+passed in here as :data:`StatusError` and :data:`EventError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from switchpoint.errors import ProviderError, ProviderProtocolError
+from switchpoint.providers.http import ClientPool, transport_boundary
+from switchpoint.providers.sse import SSEBuffer, event_data
+from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent, encode_events
+from switchpoint.types import Deployment, Usage
+
+__all__ = [
+    "EventError",
+    "NativeUpstream",
+    "StatusError",
+    "StreamTranslator",
+    "TranslatedStream",
+    "json_error",
+    "protocol_error",
+    "retry_after_seconds",
+]
+
+StatusError = Callable[[Deployment, int, bytes, "CIMultiDictProxy[str]"], ProviderError]
+"""(deployment, HTTP status, body, headers) → the error to raise."""
+EventError = Callable[[Deployment, UpstreamErrorEvent], ProviderError]
+"""An error event inside a 200 stream → the error to raise."""
+
+
+class StreamTranslator(Protocol):
+    finish_reason: str | None
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def complete(self) -> bool:
+        """Whether the stream has reached its end (a finish reason or an end event)."""
+        ...
+
+    @property
+    def done(self) -> bool:
+        """Whether the upstream sent its final event, so nothing more needs to be read."""
+        ...
+
+    def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+    def end(self) -> list[dict[str, Any]]: ...
+
+
+def protocol_error(deployment: Deployment, what: str) -> ProviderProtocolError:
+    return ProviderProtocolError(
+        f"upstream {deployment.id} {what}", provider=deployment.provider, deployment=deployment.id
+    )
+
+
+def json_error(raw: bytes) -> dict[str, Any]:
+    """The ``error`` object of an upstream error body ({} when there is none)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"message": raw[:300].decode("utf-8", "replace").strip()}
+    if isinstance(data, list) and data:  # Gemini sends errors of array-framed streams as [{...}]
+        data = data[0]
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` value in seconds (``"7"``), or a google.rpc duration (``"7s"``, ``"1.5s"``)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.removesuffix("s")))
+    except ValueError:
+        return None
+
+
+def _role_only(chunk: Mapping[str, Any]) -> bool:
+    choices = chunk.get("choices")
+    return isinstance(choices, list) and bool(choices) and all(
+        c.get("delta") == {"role": "assistant", "content": ""} for c in choices
+    )
+
+
+class NativeUpstream:
+    """Posts to upstreams over pooled sessions, with per-deployment timeouts built once."""
+
+    def __init__(self, pool: ClientPool | None = None) -> None:
+        self._pool = pool or ClientPool()
+        self._timeouts: dict[int, aiohttp.ClientTimeout] = {}  # by id(deployment)
+
+    async def post_json(
+        self, url: URL, body: bytes, headers: Mapping[str, str], deployment: Deployment, status_error: StatusError
+    ) -> Any:
+        with transport_boundary(deployment, "first_token"):
+            async with self._pool.session(url).post(
+                url, data=body, headers=headers, timeout=self._timeout_for(deployment)
+            ) as resp:
+                raw = await resp.read()
+                if resp.status != 200:
+                    raise status_error(deployment, resp.status, raw, resp.headers)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise protocol_error(deployment, "returned invalid JSON") from None
+
+    async def open_stream(
+        self, url: URL, body: bytes, headers: Mapping[str, str], deployment: Deployment, status_error: StatusError
+    ) -> tuple[aiohttp.ClientResponse, float]:
+        """Send the request; return the accepted response and the first-token deadline."""
+        deadline = asyncio.get_running_loop().time() + deployment.timeouts.first_token
+        with transport_boundary(deployment, "first_token"):
+            async with asyncio.timeout_at(deadline):
+                resp = await self._pool.session(url).post(
+                    url, data=body, headers=headers, timeout=self._timeout_for(deployment)
+                )
+            if resp.status != 200:
+                try:
+                    raw = await resp.read()
+                finally:
+                    resp.release()
+                raise status_error(deployment, resp.status, raw, resp.headers)
+        return resp, deadline
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    def _timeout_for(self, deployment: Deployment) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(id(deployment))
+        if timeout is None:
+            connect = deployment.timeouts.connect
+            timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect)
+            self._timeouts[id(deployment)] = timeout
+        return timeout
+
+
+class TranslatedStream:
+    """A foreign SSE stream relayed as OpenAI ``chat.completion.chunk`` events (a ``ChatStream``).
+
+    Nothing is relayed before the first real output (a chunk with more than the assistant role),
+    so an error that arrives before it, such as Anthropic's ``overloaded_error`` right after
+    ``message_start``, is raised with nothing sent and the engine can still fail over. Later, the
+    chunks that came before an error are relayed first.
+    """
+
+    def __init__(
+        self,
+        resp: aiohttp.ClientResponse,
+        deployment: Deployment,
+        translator: StreamTranslator,
+        *,
+        first_deadline: float,
+        event_error: EventError,
+    ) -> None:
+        self._resp = resp
+        self._deployment = deployment
+        self._translator = translator
+        self._first_deadline = first_deadline
+        self._event_error = event_error
+        self._done = False
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._relay()
+
+    async def _relay(self) -> AsyncIterator[bytes]:
+        deployment = self._deployment
+        content = self._resp.content
+        buffer = SSEBuffer()
+        loop = asyncio.get_running_loop()
+        deadline, phase = self._first_deadline, "first_token"
+        held: list[dict[str, Any]] = []  # role-only chunks, held back until the first real output
+        while not self._done:
+            with transport_boundary(deployment, phase):
+                async with asyncio.timeout_at(deadline):
+                    data = await content.readany()
+            if data:
+                chunks, error = self._translate(buffer.feed(data))
+            else:
+                rest = buffer.flush()
+                chunks, error = self._translate([rest] if rest else [], at_end=True)
+            if phase == "first_token":
+                if error is not None:
+                    raise error  # nothing relayed yet: the engine may still fail over
+                chunks = held + chunks
+                if not self._done and all(_role_only(c) for c in chunks):
+                    held = chunks
+                    continue
+            if chunks:
+                yield encode_events(chunks)
+                phase = "idle"
+            if error is not None:
+                raise error
+            if phase == "idle":
+                deadline = loop.time() + deployment.timeouts.idle
+
+    def _translate(
+        self, events: list[bytes], *, at_end: bool = False
+    ) -> tuple[list[dict[str, Any]], ProviderError | None]:
+        """The chunks these events make, and the error they end in, if any."""
+        translator = self._translator
+        chunks: list[dict[str, Any]] = []
+        error: ProviderError | None = None
+        try:
+            for event in events:
+                payload = event_data(event)
+                if payload is None:
+                    continue  # comments, keep-alives
+                try:
+                    data = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    raise MalformedUpstream("sent an invalid stream event") from None
+                if not isinstance(data, dict):
+                    raise MalformedUpstream("sent a stream event that is not an object")
+                chunks.extend(translator.feed(data))
+                if translator.done:
+                    break
+            if at_end or translator.done:
+                self._done = True
+                if not translator.complete:
+                    raise MalformedUpstream("closed the stream before it finished")
+                chunks.extend(translator.end())
+        except UpstreamErrorEvent as exc:
+            error = self._event_error(self._deployment, exc)
+        except MalformedUpstream as exc:
+            error = protocol_error(self._deployment, str(exc))
+        self.usage = translator.usage
+        self.finish_reason = translator.finish_reason
+        return chunks, error
+
+    async def aclose(self) -> None:
+        if self._done:
+            self._resp.release()
+        else:
+            self._resp.close()  # abort: the upstream stops generating (and billing)

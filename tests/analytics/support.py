@@ -1,0 +1,195 @@
+"""Known traffic for the analytics, admin API and dashboard tests, and a plain-Python reference
+for what the SQL should compute from it.
+
+Sixty requests over the last ~23 hours: a router ``auto`` choosing between ``cheap`` and
+``strong`` (with its decision, candidates, reason and features in ``routing``), plus direct
+traffic to ``strong``; two keys, two teams, tags, streamed requests with TTFT, failures and
+fallbacks, and feedback on some routed requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tests.helpers import ServedGateway
+
+from switchpoint.server.app import SwitchpointApp
+from switchpoint.storage.records import AttemptRecord, RequestRecord
+from switchpoint.storage.sinks import FanoutSink
+from switchpoint.storage.store import LogStore
+from switchpoint.storage.writer import BatchingSink
+
+PRICES: dict[str, tuple[float, float]] = {"cheap": (0.15, 0.60), "strong": (2.50, 10.00)}
+SEED_COUNT = 60
+SPACING = 23 * 60.0  # seconds between seeded requests
+
+
+def _routing(i: int, chosen: str) -> dict[str, Any]:
+    complexity = round((i % 10) / 10 + 0.05, 2)
+    return {
+        "router": "auto",
+        "policy": "complexity-threshold",
+        "chosen": chosen,
+        "candidates": ["cheap", "strong"],
+        "scores": {"cheap": round(1 - complexity, 2), "strong": complexity},
+        "reason": "complexity>=0.5" if chosen == "strong" else "complexity<0.5",
+        "features": {"task_type": {"label": "coding" if i % 2 else "writing"}, "complexity": complexity,
+                     "language": {"code": "en", "confidence": 0.98}, "prompt_tokens": 200 + 10 * i},
+    }
+
+
+def seed_records(now: float) -> list[RequestRecord]:
+    records = []
+    for i in range(SEED_COUNT):
+        created = now - 60.0 - i * SPACING
+        routed = i % 3 != 0
+        group = ("strong" if i % 5 == 0 else "cheap") if routed else "strong"
+        price = PRICES[group]
+        failed = i % 13 == 7
+        prompt, completion = (0, 0) if failed else (200 + 10 * i, 50 + i)
+        latency = (300.0 + 7 * i) if group == "cheap" else (900.0 + 11 * i)
+        stream = i % 2 == 0
+        ttft = latency / 4 if stream and not failed else None
+        attempts = [AttemptRecord(f"{group}-1", "openai", started=created, latency_ms=latency, ttft_ms=ttft,
+                                  status="error" if failed else "ok",
+                                  error_class="ProviderHTTPError" if failed else None)]  # fmt: skip
+        if i % 11 == 4:  # a fallback: the first deployment was rate limited
+            attempts.insert(0, AttemptRecord(f"{group}-0", "openai", started=created, latency_ms=40.0, status="error",
+                                             error_class="ProviderRateLimited", status_code=429))  # fmt: skip
+            attempts[1].reason = "fallback"
+            attempts[1].started = created + 0.05
+        records.append(RequestRecord(
+            request_id=f"seed-{i:03d}", created=created, model="auto" if routed else "strong", stream=stream,
+            group=group, deployment=f"{group}-1", upstream_model=f"up-{group}", status=502 if failed else 200,
+            error_class="ProviderHTTPError" if failed else None, latency_ms=latency, ttft_ms=ttft,
+            prompt_tokens=prompt, completion_tokens=completion, cached_tokens=20 if i % 4 == 1 and not failed else 0,
+            cost=(prompt * price[0] + completion * price[1]) / 1_000_000, finish_reason=None if failed else "stop",
+            tags=("prod", "eval") if i % 4 == 0 else ("prod",), user=f"user-{i % 5}", attempts=attempts,
+            key_id="key-alpha" if i % 2 else "key-beta", team="search" if i % 3 == 1 else "support",
+            routing=_routing(i, group) if routed else None,
+        ))  # fmt: skip
+    return records
+
+
+def seed_feedback() -> list[tuple[str, float | None, str | None, str | None]]:
+    """(request id, score, label, comment): every routed request whose index is a multiple of 4 or 5."""
+    out: list[tuple[str, float | None, str | None, str | None]] = []
+    for i in range(SEED_COUNT):
+        if i % 3 != 0 and (i % 4 == 0 or i % 5 == 0):
+            strong = i % 5 == 0
+            out.append((f"seed-{i:03d}", 0.9 if strong else 0.6, "good" if strong else "ok", None))
+    return out
+
+
+async def seed(store: LogStore, now: float) -> list[RequestRecord]:
+    records = seed_records(now)
+    await store.migrate()
+    await store.write(records)
+    for request_id, score, label, comment in seed_feedback():
+        await store.add_feedback(request_id, score, label, comment)
+    return records
+
+
+def seed_sync(store: LogStore, now: float) -> list[RequestRecord]:
+    async def main() -> list[RequestRecord]:
+        try:
+            return await seed(store, now)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+# -- reference computations ------------------------------------------------------------------
+
+
+def nearest_rank(values: Iterable[float], q: float) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return ordered[max(1, math.ceil(q * len(ordered) - 1e-9)) - 1]
+
+
+def is_error(r: RequestRecord) -> bool:
+    return r.status >= 400 or r.error_class is not None
+
+
+@dataclass(frozen=True)
+class Expected:
+    requests: int
+    errors: int
+    fallbacks: int
+    prompt: int
+    completion: int
+    cost: float
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    ttft_p50: float | None
+
+
+def expected(records: Sequence[RequestRecord]) -> Expected:
+    latencies = [r.latency_ms for r in records]
+    ttfts = [r.ttft_ms for r in records if r.ttft_ms is not None]
+    return Expected(
+        requests=len(records),
+        errors=sum(is_error(r) for r in records),
+        fallbacks=sum(len(r.attempts) > 1 for r in records),
+        prompt=sum(r.prompt_tokens for r in records),
+        completion=sum(r.completion_tokens for r in records),
+        cost=sum(r.cost for r in records),
+        p50=nearest_rank(latencies, 0.5),
+        p90=nearest_rank(latencies, 0.9),
+        p99=nearest_rank(latencies, 0.99),
+        ttft_p50=nearest_rank(ttfts, 0.5),
+    )
+
+
+def routed_savings(records: Sequence[RequestRecord]) -> tuple[float, float]:
+    """(actual, baseline) for router ``auto``: the baseline prices its tokens at ``strong``."""
+    routed = [r for r in records if r.routing is not None]
+    actual = sum(r.cost for r in routed)
+    prompt = sum(r.prompt_tokens for r in routed)
+    completion = sum(r.completion_tokens for r in routed)
+    return actual, (prompt * PRICES["strong"][0] + completion * PRICES["strong"][1]) / 1_000_000
+
+
+# -- a served gateway with a log store -------------------------------------------------------
+
+
+def analytics_config(api_base: str = "http://127.0.0.1:9/v1", master_key: str | None = None) -> dict[str, Any]:
+    """Groups ``cheap`` and ``strong`` at :data:`PRICES` (the routed traffic's candidates)."""
+    return {
+        "server": {"master_key": master_key} if master_key else {},
+        "models": [
+            {"name": name, "provider": "openai_compat", "model": f"up-{name}", "api_base": api_base,
+             "api_key": "sk-upstream-secret-0123456789", "input_cost_per_mtok": price[0],
+             "output_cost_per_mtok": price[1]}
+            for name, price in PRICES.items()
+        ],
+    }  # fmt: skip
+
+
+class ServedAnalytics(ServedGateway):
+    """A served gateway whose app reads ``store`` (the config has no ``logs:`` section yet).
+
+    With ``record=True`` the gateway also writes its own requests to the store through a
+    :class:`BatchingSink`, as a configured gateway will.
+    """
+
+    def __init__(self, config: dict[str, Any], store: LogStore | None, *, record: bool = False) -> None:
+        super().__init__(config)
+        served = self.app
+        key = self.config.server.master_key
+        self.app = SwitchpointApp(
+            served.gateway, master_key=key.get_secret_value() if key else None, metrics=served.metrics,
+            store=store, on_startup=[served.gateway.start],
+        )  # fmt: skip
+        if record and store is not None:
+            self.writer = BatchingSink(store, flush_interval=0.02)
+            served.gateway.sink = FanoutSink([served.gateway.sink, self.writer])
+        self.server.config.app = self.app
