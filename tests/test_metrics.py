@@ -61,3 +61,25 @@ def test_metrics_endpoint_counts_served_traffic(upstream: FakeOpenAIUpstream) ->
         in text
     for line in text.splitlines():
         assert line.startswith("#") or re.match(r"^[a-z_]+(\{.*\})? [0-9.e+-]+$", line), line
+
+
+def test_health_endpoint_and_gauges_show_a_cooled_down_deployment(upstream: FakeOpenAIUpstream) -> None:
+    upstream.script("up-a", status=500)
+    with ServedGateway(chat_config(upstream)) as served:
+        for _ in range(4):
+            assert httpx.post(served.url + "/v1/chat/completions", json=HELLO).status_code == 200
+        health = httpx.get(served.url + "/health/deployments").json()
+        states = {d["id"]: d["state"] for d in health["deployments"]["pair"]}
+        metrics = httpx.get(served.url + "/metrics").text
+    assert states == {"first": "cooldown", "second": "healthy"}
+    assert 'switchpoint_deployment_up{model_group="pair",deployment="first",state="cooldown"} 0' in metrics
+    assert 'switchpoint_deployment_up{model_group="pair",deployment="second",state="healthy"} 1' in metrics
+
+
+def test_rate_limited_answer_carries_retry_after(upstream: FakeOpenAIUpstream) -> None:
+    upstream.script("up-chat", status=429, headers={"Retry-After": "7"})
+    with ServedGateway(chat_config(upstream)) as served:
+        response = httpx.post(served.url + "/v1/chat/completions",
+                              json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "7"

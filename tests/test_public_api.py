@@ -12,8 +12,11 @@ def test_all_is_sorted_and_complete() -> None:
     assert switchpoint.__all__ == sorted(switchpoint.__all__)
     public = {name for name in dir(switchpoint) if not name.startswith("_")}
     exported = set(switchpoint.__all__) - {"__version__"}
-    modules = {"typing", "metrics", "streaming", "analysis", "analytics", "dashboard", "balancing", "cli", "clock", "config", "engine", "errors", "protocols", "providers", "sdk", "server",
-               "storage", "testing", "types", "validation", "local"}
+    modules = {
+        "typing", "metrics", "streaming", "analysis", "analytics", "dashboard", "balancing", "cli", "clock",
+        "config", "engine", "errors", "protocols", "providers", "sdk", "server", "storage", "testing", "types",
+        "validation", "local",
+    }
     assert public - modules == exported
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.analysis.accuracy import load, score
 
 from switchpoint.analysis import (
     ANALYZER_NAMES,
@@ -22,6 +21,7 @@ from switchpoint.analysis import (
 )
 from switchpoint.analysis.langid import LanguageIdentifier
 from switchpoint.types import ChatRequest
+from tests.analysis.accuracy import load, score
 
 INTENTS = {
     "billing": {"examples": ["I was charged twice this month", "Why is my invoice higher than usual?",

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from tests.storage.conftest import target  # noqa: F401  (the per-test store fixture, both databases)
-from tests.storage.support import PG_URL, drop_schema
 
 from switchpoint.analytics.readers import LogReader, PostgresReader, SQLiteReader
 from switchpoint.storage.postgres import PostgresStore
 from switchpoint.storage.records import RequestRecord
 from switchpoint.storage.sqlite import SQLiteStore
 from switchpoint.storage.store import LogStore
+from tests.storage.conftest import target  # noqa: F401  (the per-test store fixture, both databases)
+from tests.storage.support import PG_URL, drop_schema
 
 from .support import seed_sync
 

@@ -13,15 +13,11 @@ import asyncio
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tests.helpers import ServedGateway
-
-from switchpoint.server.app import SwitchpointApp
 from switchpoint.storage.records import AttemptRecord, RequestRecord
-from switchpoint.storage.sinks import FanoutSink
 from switchpoint.storage.store import LogStore
-from switchpoint.storage.writer import BatchingSink
 
 PRICES: dict[str, tuple[float, float]] = {"cheap": (0.15, 0.60), "strong": (2.50, 10.00)}
 SEED_COUNT = 60
@@ -158,13 +154,17 @@ def routed_savings(records: Sequence[RequestRecord]) -> tuple[float, float]:
     return actual, (prompt * PRICES["strong"][0] + completion * PRICES["strong"][1]) / 1_000_000
 
 
-# -- a served gateway with a log store -------------------------------------------------------
+# -- gateway configs ---------------------------------------------------------------------------
 
 
-def analytics_config(api_base: str = "http://127.0.0.1:9/v1", master_key: str | None = None) -> dict[str, Any]:
-    """Groups ``cheap`` and ``strong`` at :data:`PRICES` (the routed traffic's candidates)."""
+def analytics_config(
+    api_base: str = "http://127.0.0.1:9/v1", *, master_key: str | None = None, db: Path | None = None
+) -> dict[str, Any]:
+    """Groups ``cheap`` and ``strong`` at :data:`PRICES` (the routed traffic's candidates), and the
+    request log in the SQLite file ``db`` (none without it). Serve it with ``ServedGateway``."""
     return {
         "server": {"master_key": master_key} if master_key else {},
+        "logs": {"url": f"sqlite:///{db}", "spool_dir": None, "flush_ms": 20} if db else {"url": None},
         "models": [
             {"name": name, "provider": "openai_compat", "model": f"up-{name}", "api_base": api_base,
              "api_key": "sk-upstream-secret-0123456789", "input_cost_per_mtok": price[0],
@@ -172,24 +172,3 @@ def analytics_config(api_base: str = "http://127.0.0.1:9/v1", master_key: str | 
             for name, price in PRICES.items()
         ],
     }  # fmt: skip
-
-
-class ServedAnalytics(ServedGateway):
-    """A served gateway whose app reads ``store`` (the config has no ``logs:`` section yet).
-
-    With ``record=True`` the gateway also writes its own requests to the store through a
-    :class:`BatchingSink`, as a configured gateway will.
-    """
-
-    def __init__(self, config: dict[str, Any], store: LogStore | None, *, record: bool = False) -> None:
-        super().__init__(config)
-        served = self.app
-        key = self.config.server.master_key
-        self.app = SwitchpointApp(
-            served.gateway, master_key=key.get_secret_value() if key else None, metrics=served.metrics,
-            store=store, on_startup=[served.gateway.start],
-        )  # fmt: skip
-        if record and store is not None:
-            self.writer = BatchingSink(store, flush_interval=0.02)
-            served.gateway.sink = FanoutSink([served.gateway.sink, self.writer])
-        self.server.config.app = self.app

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.storage.support import PG_URL
+import yaml
 
 from switchpoint.cli.main import main
+from tests.storage.support import PG_URL
 
 from .conftest import Seeded, approx
-from .support import expected
+from .support import analytics_config, expected, routed_savings
 
 
 def _stats(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +80,7 @@ def test_stats_errors(
     code, _, err = _main(capsys, "--db", f"sqlite:///{seeded_sqlite.path}", "--since", "yesterday")
     assert code == 2 and "--since" in err
     config = tmp_path / "gateway.yaml"
-    config.write_text("models:\n  - name: m\n    provider: openai_compat\n    model: x\n"
+    config.write_text("logs:\n  url: null\nmodels:\n  - name: m\n    provider: openai_compat\n    model: x\n"
                       "    api_base: http://127.0.0.1:9/v1\n")  # fmt: skip
     code, _, err = _main(capsys, "--config", str(config))
     assert code == 2 and "logs.url" in err
@@ -95,3 +96,18 @@ def test_stats_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     for option in ("--config", "--db", "--schema", "--since", "--until", "--model", "--key", "--tag", "--json"):
         assert option in out
+
+
+def test_stats_reads_the_config_for_the_database_and_prices(
+    seeded_sqlite: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(analytics_config(db=seeded_sqlite.path)))
+    code, out, err = _main(capsys, "--config", str(config), "--json")
+    assert code == 0, err
+    report = orjson.loads(out)
+    actual, baseline = routed_savings(seeded_sqlite.records)
+    (auto,) = report["savings"]["routers"]
+    assert auto["baseline_group"] == "strong" and auto["savings"] == approx(baseline - actual)
+    code, out, _ = _main(capsys, "--config", str(config))
+    assert code == 0 and "(strong)" in out and "75.2%" in out

@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 import pytest
-from tests.storage.support import StoreTarget, record
 
 from switchpoint.analytics.feedback import Feedback, UnknownRequest, parse_feedback, record_feedback, submit_feedback
 from switchpoint.errors import InvalidRequest
 from switchpoint.storage.store import LogStore
+from tests.storage.support import StoreTarget, record
 
 
 def test_parse_feedback_accepts_each_field() -> None:

@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 from switchpoint._version import __version__
+from switchpoint.providers.registry import PROVIDER_KINDS
 
 SECRET = "sk-cli-TOPSECRET-0123456789"
+
+KNOWN = "(known: " + ", ".join(sorted(PROVIDER_KINDS)) + ")"
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -85,8 +88,7 @@ models:
     assert sorted(lines[1:]) == sorted(
         [
             f"  {path}:1:8: servr: unknown key",
-            f"  {path}:4:15: models[0].deployments[0].provider: unknown provider type 'nope' "
-            "(known: anthropic, azure_openai, deepseek, fireworks, gemini, groq, llamacpp, local, mistral, ollama, openai, openai_compat, openrouter, together, vllm)",
+            f"  {path}:4:15: models[0].deployments[0].provider: unknown provider type 'nope' " + KNOWN,
             f"  {path}:8:15: models[1].deployments[0].api_base: api_base must start with http:// or https://",
             f"  {path}:9:13: models[1].deployments[0].weight: Input should be greater than 0",
         ]

@@ -73,9 +73,11 @@ def test_duplicate_ids_get_position_suffix() -> None:
     assert [d.api_base for d in group.deployments] == ["http://a", "http://b", "http://c"]
 
 
-def test_same_id_in_different_groups_is_not_renamed() -> None:
-    groups = _groups({"models": [{"name": "a", **_compat(model="m")}, {"name": "b", **_compat(model="m")}]})
-    assert [g.deployments[0].id for g in groups] == ["openai_compat/m", "openai_compat/m"]
+def test_same_id_in_different_groups_is_prefixed_with_the_group() -> None:
+    # Health, headers and records are kept per deployment id: two groups must not share one.
+    groups = _groups({"models": [{"name": "a", **_compat(model="m")}, {"name": "b", **_compat(model="m")},
+                                 {"name": "c", **_compat(model="other")}]})
+    assert [g.deployments[0].id for g in groups] == ["a/openai_compat/m", "b/openai_compat/m", "openai_compat/other"]
 
 
 def test_deduplicated_ids_are_unique_even_against_explicit_ids() -> None:

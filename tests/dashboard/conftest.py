@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.analytics.support import ServedAnalytics, analytics_config, seed_sync
 
 from switchpoint.storage.records import RequestRecord
 from switchpoint.storage.sqlite import SQLiteStore
+from tests.analytics.support import analytics_config, seed_sync
+from tests.helpers import ServedGateway
 
 from .cdp import Browser, Page, find_chromium
 
@@ -38,7 +39,7 @@ def browser() -> Iterator[Browser]:
 
 @dataclass
 class Dashboard:
-    gateway: ServedAnalytics
+    gateway: ServedGateway
     records: list[RequestRecord]
 
     @property
@@ -50,7 +51,7 @@ class Dashboard:
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     path = tmp_path_factory.mktemp("dashboard") / "logs.db"
     records = seed_sync(SQLiteStore(path), time.time())
-    with ServedAnalytics(analytics_config(master_key=KEY), SQLiteStore(path)) as gateway:
+    with ServedGateway(analytics_config(master_key=KEY, db=path)) as gateway:
         yield Dashboard(gateway, records)
 
 

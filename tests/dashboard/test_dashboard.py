@@ -8,7 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.analytics.support import ServedAnalytics, analytics_config, expected, routed_savings
+
+from tests.analytics.support import analytics_config, expected, routed_savings
+from tests.helpers import ServedGateway
 
 from .cdp import Browser, Page
 from .conftest import KEY, SCREENSHOTS, Dashboard, check_clean, open_page, show
@@ -193,7 +195,7 @@ def test_phone_layout_does_not_overflow(browser: Browser, dashboard: Dashboard) 
 
 
 def test_without_a_log_store_the_page_says_so(browser: Browser) -> None:
-    with ServedAnalytics(analytics_config(), None) as gateway:
+    with ServedGateway(analytics_config()) as gateway:
         page = open_page(browser, key=None)
         try:
             page.goto(f"{gateway.url}/ui/")

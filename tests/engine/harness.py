@@ -7,8 +7,6 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.helpers import free_port
-
 from switchpoint.clock import FakeClock
 from switchpoint.config.build import build_groups, build_resilience
 from switchpoint.config.load import parse_config
@@ -19,6 +17,7 @@ from switchpoint.storage.sinks import MemorySink
 from switchpoint.testing import FakeOpenAIUpstream
 from switchpoint.types import ChatRequest
 from switchpoint.validation import validate_chat_body
+from tests.helpers import free_port
 
 HELLO = [{"role": "user", "content": "Say hello"}]
 

@@ -8,12 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from tests.engine.harness import Harness, dep, drive
 
 from switchpoint.balancing.retry import NoHealthyDeployment
 from switchpoint.errors import ContextWindowExceeded, ProviderRateLimited, status_of
 from switchpoint.testing import FakeOpenAIUpstream
 from switchpoint.types import ChatRequest, ChatResponse
+from tests.engine.harness import Harness, dep, drive
 
 LONG = [{"role": "user", "content": "word " * 2000}]  # about 2500 tokens by the estimate
 

@@ -10,8 +10,6 @@ from typing import Any, TypeVar
 
 import orjson
 import pytest
-from tests.helpers import free_port
-from tests.providers.fixtures import cases, check_error, sse_chunks, without_created
 
 from switchpoint.errors import (
     ContextWindowExceeded,
@@ -25,6 +23,8 @@ from switchpoint.errors import (
 from switchpoint.providers.anthropic import AnthropicProvider
 from switchpoint.testing import FakeAnthropicUpstream
 from switchpoint.types import ChatRequest, ChatResponse, Deployment, Timeouts, Usage
+from tests.helpers import free_port
+from tests.providers.fixtures import cases, check_error, sse_chunks, without_created
 
 T = TypeVar("T")
 MODEL = "claude-sonnet-4-5"

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.providers.fixtures import cases
 
 from switchpoint.testing import FakeAnthropicUpstream
+from tests.providers.fixtures import cases
 
 anthropic = pytest.importorskip("anthropic")
 

@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
-from tests.providers.fixtures import CREATED, cases, check_error
 
 from switchpoint.errors import InvalidRequest, ProviderError
 from switchpoint.providers.anthropic import _event_error, _status_error
@@ -19,6 +18,7 @@ from switchpoint.providers.translate.anthropic import (
 )
 from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent
 from switchpoint.types import Deployment, Price
+from tests.providers.fixtures import CREATED, cases, check_error
 
 MODEL = "claude-sonnet-4-5"
 DEPLOYMENT = Deployment(id="claude", provider="anthropic", model=MODEL, api_base="http://127.0.0.1:9/v1",

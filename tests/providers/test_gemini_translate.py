@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
-from tests.providers.fixtures import CREATED, cases, check_error
 
 from switchpoint.errors import InvalidRequest
 from switchpoint.providers.gemini import _event_error, _status_error
@@ -20,6 +19,7 @@ from switchpoint.providers.translate.gemini import (
     to_gemini_request,
 )
 from switchpoint.types import Deployment, Price
+from tests.providers.fixtures import CREATED, cases, check_error
 
 MODEL = "gemini-2.5-flash"
 DEPLOYMENT = Deployment(id="gemini", provider="gemini", model=MODEL, api_base="http://127.0.0.1:9/v1beta",

@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from tests.helpers import chat_config
 
 import switchpoint
 from switchpoint.storage.sinks import MemorySink
 from switchpoint.testing import FakeOpenAIUpstream
+from tests.helpers import chat_config
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 

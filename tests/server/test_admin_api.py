@@ -4,6 +4,8 @@ gateway with a seeded SQLite log store (the queries themselves run on both datab
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.analytics.support import PRICES, ServedAnalytics, analytics_config, routed_savings, seed_sync
 
+from switchpoint.storage.postgres import PostgresStore
 from switchpoint.storage.records import RequestRecord
 from switchpoint.storage.sqlite import SQLiteStore
 from switchpoint.testing import FakeOpenAIUpstream
+from tests.analytics.support import PRICES, analytics_config, routed_savings, seed_sync
+from tests.helpers import ServedGateway
+from tests.storage.support import PG_URL, drop_schema
 
 KEY = "sk-admin-master-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -28,13 +33,13 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Requ
 
 
 @pytest.fixture(scope="module")
-def served(seeded_db: tuple[Path, list[RequestRecord]]) -> Iterator[ServedAnalytics]:
-    with ServedAnalytics(analytics_config(master_key=KEY), SQLiteStore(seeded_db[0])) as gateway:
+def served(seeded_db: tuple[Path, list[RequestRecord]]) -> Iterator[ServedGateway]:
+    with ServedGateway(analytics_config(master_key=KEY, db=seeded_db[0])) as gateway:
         yield gateway
 
 
 @pytest.fixture
-def client(served: ServedAnalytics) -> Iterator[httpx.Client]:
+def client(served: ServedGateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=served.url, headers=AUTH, timeout=10) as c:
         yield c
 
@@ -46,7 +51,7 @@ def _error(response: httpx.Response, status: int) -> dict[str, Any]:
     return error
 
 
-def test_every_api_path_needs_the_master_key(served: ServedAnalytics) -> None:
+def test_every_api_path_needs_the_master_key(served: ServedGateway) -> None:
     anonymous = httpx.Client(base_url=served.url, timeout=10)
     paths = ["/v1/analytics/summary", "/v1/analytics/timeseries", "/v1/analytics/models", "/v1/analytics/routing",
              "/v1/analytics/savings", "/v1/analytics/dimensions", "/v1/requests", "/v1/requests/seed-001"]  # fmt: skip
@@ -78,7 +83,7 @@ def test_summary_timeseries_and_models(client: httpx.Client) -> None:
 
 
 def test_routing_and_savings_use_the_configured_prices(
-    client: httpx.Client, served: ServedAnalytics, seeded_db: tuple[Path, list[RequestRecord]]
+    client: httpx.Client, served: ServedGateway, seeded_db: tuple[Path, list[RequestRecord]]
 ) -> None:
     mix = client.get("/v1/analytics/routing").json()
     assert [r["router"] for r in mix["routers"]] == ["auto", None]
@@ -132,7 +137,7 @@ def test_unknown_paths_and_methods(client: httpx.Client) -> None:
     assert _error(client.delete("/ui/"), 405)["code"] == "method_not_allowed"
 
 
-def test_the_dashboard_is_served_from_the_package(served: ServedAnalytics) -> None:
+def test_the_dashboard_is_served_from_the_package(served: ServedGateway) -> None:
     with httpx.Client(base_url=served.url, timeout=10) as anonymous:
         _dashboard_files(anonymous)
 
@@ -158,14 +163,13 @@ def _dashboard_files(c: httpx.Client) -> None:
 
 
 @pytest.fixture
-def recording(tmp_path: Path, upstream: FakeOpenAIUpstream) -> Iterator[ServedAnalytics]:
-    """A gateway on an empty store that records its own traffic (a BatchingSink), like a configured one."""
-    with ServedAnalytics(analytics_config(upstream.base_url, master_key=KEY), SQLiteStore(tmp_path / "logs.db"),
-                         record=True) as gateway:  # fmt: skip
+def recording(tmp_path: Path, upstream: FakeOpenAIUpstream) -> Iterator[ServedGateway]:
+    """A gateway on an empty log that records its own traffic, as configured by ``logs.url``."""
+    with ServedGateway(analytics_config(upstream.base_url, master_key=KEY, db=tmp_path / "logs.db")) as gateway:
         yield gateway
 
 
-def test_feedback_on_a_request_just_served(recording: ServedAnalytics) -> None:
+def test_feedback_on_a_request_just_served(recording: ServedGateway) -> None:
     with httpx.Client(base_url=recording.url, headers=AUTH, timeout=10) as c:
         chat = c.post("/v1/chat/completions", json={"model": "cheap", "messages": [{"role": "user", "content": "hi"}]},
                       headers={"x-request-id": "live-1", "x-switchpoint-tags": "prod,trial"})  # fmt: skip
@@ -184,7 +188,7 @@ def test_feedback_on_a_request_just_served(recording: ServedAnalytics) -> None:
         assert summary["requests"] == 1 and summary["feedback"] == {"count": 1, "scored": 1, "avg_score": 0.25}
 
 
-def test_feedback_errors(recording: ServedAnalytics) -> None:
+def test_feedback_errors(recording: ServedGateway) -> None:
     recording.app.admin.feedback_wait = 0.2
     with httpx.Client(base_url=recording.url, headers=AUTH, timeout=10) as c:
         unknown = c.post("/v1/feedback", json={"request_id": "never-served", "score": 1})
@@ -199,7 +203,7 @@ def test_feedback_errors(recording: ServedAnalytics) -> None:
 
 
 def test_without_a_store_analytics_answers_503(tmp_path: Path) -> None:
-    with ServedAnalytics(analytics_config(), None) as gateway, httpx.Client(base_url=gateway.url) as c:
+    with ServedGateway(analytics_config()) as gateway, httpx.Client(base_url=gateway.url) as c:
         for response in (c.get("/v1/analytics/summary"), c.get("/v1/requests"),
                          c.post("/v1/feedback", json={"request_id": "x", "score": 1})):  # fmt: skip
             error = _error(response, 503)
@@ -210,7 +214,7 @@ def test_without_a_store_analytics_answers_503(tmp_path: Path) -> None:
 
 def test_a_fresh_store_answers_zeros(tmp_path: Path) -> None:
     """Before the first write there are no tables; the endpoint migrates rather than failing."""
-    with ServedAnalytics(analytics_config(), SQLiteStore(tmp_path / "fresh.db")) as gateway, \
+    with ServedGateway(analytics_config(db=tmp_path / "fresh.db")) as gateway, \
             httpx.Client(base_url=gateway.url) as c:
         summary = c.get("/v1/analytics/summary").json()
         assert summary["requests"] == 0 and summary["latency_ms"]["p50"] is None
@@ -220,6 +224,25 @@ def test_a_fresh_store_answers_zeros(tmp_path: Path) -> None:
 def test_a_store_that_cannot_be_read_is_503_without_details(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with ServedAnalytics(analytics_config(), SQLiteStore(blocker / "logs.db")) as gateway:  # a file as directory
+    with ServedGateway(analytics_config(db=blocker / "logs.db")) as gateway:  # a file as a directory
         error = _error(httpx.get(gateway.url + "/v1/analytics/summary", timeout=10), 503)
         assert error["code"] == "logs_unavailable" and str(tmp_path) not in error["message"]
+
+
+def test_the_api_on_a_postgres_log(tmp_path: Path) -> None:
+    """The same endpoints through the real wiring on Postgres: logs.url and logs.pg_schema."""
+    schema = f"sp_admin_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        seed_sync(PostgresStore(PG_URL, schema=schema), time.time())
+        config = analytics_config(master_key=KEY)
+        config["logs"] = {"url": PG_URL, "pg_schema": schema, "spool_dir": None}
+        with ServedGateway(config) as gateway, httpx.Client(base_url=gateway.url, headers=AUTH) as c:
+            assert c.get("/v1/analytics/summary").json()["requests"] == 60
+            assert c.get("/v1/analytics/savings").json()["routers"][0]["baseline_group"] == "strong"
+            assert c.get("/v1/requests/seed-004").json()["attempts"][0]["status_code"] == 429
+            answer = c.post("/v1/feedback", json={"request_id": "seed-004", "label": "checked"})
+            assert answer.status_code == 200, answer.text
+            labels = [f["label"] for f in c.get("/v1/requests/seed-004").json()["feedback"]]
+            assert labels == ["ok", "checked"]
+    finally:
+        drop_schema(schema)

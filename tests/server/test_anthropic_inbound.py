@@ -11,11 +11,11 @@ import anthropic
 import httpx
 import orjson
 import pytest
-from tests.helpers import ServedGateway
 
 from switchpoint.errors import PayloadTooLarge, ProviderHTTPError
 from switchpoint.server.anthropic_api import anthropic_error
 from switchpoint.testing import FakeAnthropicUpstream, FakeOpenAIUpstream
+from tests.helpers import ServedGateway
 
 KEY = "sk-gw-key"
 UPSTREAM_MODELS = {"gpt": "up-gpt", "claude": "claude-up"}

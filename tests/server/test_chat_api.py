@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.helpers import ServedGateway, chat_config
 
 from switchpoint.testing import FakeOpenAIUpstream
+from tests.helpers import ServedGateway, chat_config
 
 HELLO = {"model": "chat", "messages": [{"role": "user", "content": "Say hello"}]}
 

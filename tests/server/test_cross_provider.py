@@ -9,10 +9,10 @@ from typing import Any
 
 import openai
 import pytest
-from tests.helpers import ServedGateway
 
 from switchpoint.testing import FakeAnthropicUpstream, FakeGeminiUpstream
 from switchpoint.types import Price
+from tests.helpers import ServedGateway
 
 ANTHROPIC_KEY = "sk-ant-api03-e2e-key-0123456789"
 GEMINI_KEY = "AIzaSyA-e2e-test-key-0123456789abcdef"

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from tests.helpers import ServedGateway
 
 from switchpoint.testing import FakeGeminiUpstream, FakeOpenAIUpstream
 from switchpoint.testing.fake_openai import fake_embedding
+from tests.helpers import ServedGateway
 
 KEY = "sk-gw-key"
 GEMINI_KEY = "AIzaSyA-embed-test-key-0123456789abcd"

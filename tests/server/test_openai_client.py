@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from tests.helpers import ServedGateway, chat_config
 
 from switchpoint.testing import FakeOpenAIUpstream
+from tests.helpers import ServedGateway, chat_config
 
 MESSAGES = [{"role": "user", "content": "What's the weather in Paris?"}]
 WEATHER_TOOL = {

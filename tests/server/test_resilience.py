@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.helpers import ServedGateway, chat_config, free_port
 
 from switchpoint.testing import FakeOpenAIUpstream
+from tests.helpers import ServedGateway, chat_config, free_port
 
 HELLO = {"model": "pair", "messages": [{"role": "user", "content": "Say hello"}]}
 SECRET = "sk-upstream-secret-0123456789"
@@ -81,9 +81,10 @@ def _all_down(client: httpx.Client, upstream: FakeOpenAIUpstream) -> None:
         response = client.post("/v1/chat/completions", json=HELLO)
         timings.append(time.perf_counter() - started)
         assert response.status_code == 503
-        assert response.json()["error"]["code"] == "no_deployment_available"
+        assert response.json()["error"]["code"] == "no_healthy_deployment"
+        assert int(response.headers["retry-after"]) >= 1
     assert len(upstream.requests) == before
-    assert sorted(timings)[-1] < 0.05
+    assert sorted(timings)[len(timings) // 2] < 0.05 and max(timings) < 0.5  # loose: shared CI machines
 
 
 def test_f17_bad_key_never_reaches_the_client(client: httpx.Client, upstream: FakeOpenAIUpstream) -> None:

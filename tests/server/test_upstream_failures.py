@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.helpers import ServedGateway, chat_config, free_port
 
 from switchpoint.testing import FakeOpenAIUpstream
+from tests.helpers import ServedGateway, chat_config, free_port
 
 HELLO = {"model": "chat", "messages": [{"role": "user", "content": "Say hello"}]}
 PAIR = {**HELLO, "model": "pair"}

@@ -167,5 +167,5 @@ def reader_for(store: LogStore) -> LogReader:
     except ImportError:  # pragma: no cover - depends on the installed extras
         PostgresStore = None  # type: ignore[assignment,misc]
     if PostgresStore is not None and isinstance(store, PostgresStore):
-        return PostgresReader(store._url, schema=store.schema)
+        return PostgresReader(store.url, schema=store.schema)
     raise StoreError(f"analytics cannot read a {type(store).__name__}; use a SQLite or Postgres log store")

@@ -1,8 +1,8 @@
 """``switchpoint stats``: the analytics summary, per-model table, routing mix and savings, read
 straight from the log database, as text tables or JSON (``--json``).
 
-The database is ``--db URL``, else the ``logs.url`` of ``--config FILE`` (or ``$SWITCHPOINT_CONFIG``),
-else the default ``sqlite:///.switchpoint/logs.db``. Prices for savings come from the config's
+The database is ``--db URL``, else the ``logs.url`` of ``--config FILE`` (or ``$SWITCHPOINT_CONFIG``;
+its default is ``sqlite:///.switchpoint/logs.db``), else that default. Prices for savings come from the config's
 deployments; without a config, savings are reported without a baseline.
 """
 
@@ -56,11 +56,9 @@ def _source(args: argparse.Namespace) -> tuple[str, str | None, Prices]:
     from switchpoint.config.load import load_config
 
     config = load_config(config_path)
-    logs = getattr(config, "logs", None)
-    url = getattr(logs, "url", None)
-    if not url or url == "none":
-        raise ConfigError(f"{config_path}: request logging is off (no logs.url); pass --db URL")
-    return str(url), args.schema or getattr(logs, "schema", None), prices_from_groups(build_groups(config))
+    if config.logs.url is None:
+        raise ConfigError(f"{config_path}: request logging is off (logs.url is null); pass --db URL")
+    return config.logs.url, args.schema or config.logs.pg_schema, prices_from_groups(build_groups(config))
 
 
 async def _collect(url: str, schema: str | None, filters: Filters, prices: Prices) -> dict[str, Any]:

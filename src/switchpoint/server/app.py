@@ -24,7 +24,7 @@ from switchpoint.server.admin_api import ADMIN_PREFIXES, AdminEndpoint
 from switchpoint.server.anthropic_api import MESSAGES_PATH, MessagesEndpoint
 from switchpoint.server.asgi import Headers, Receive, Scope, Send, header, send_bytes
 from switchpoint.server.embeddings_api import EMBEDDINGS_PATHS, EmbeddingsEndpoint
-from switchpoint.server.error_responses import error_response
+from switchpoint.server.error_responses import error_response, retry_after
 from switchpoint.server.openai_api import ChatEndpoint, list_models
 from switchpoint.server.route_api import RouteEndpoint
 from switchpoint.storage.store import LogStore
@@ -93,7 +93,12 @@ class SwitchpointApp:
             routes[path] = (None, False, self._readiness)
         if self.metrics is not None:
             routes["/metrics"] = (None, False, self._metrics)
+        routes["/health/deployments"] = ("GET", True, self._deployments)
         return routes
+
+    async def _deployments(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        """Per-deployment health (cooldowns, failures, latency), retry budgets and resilience counters."""
+        await send_bytes(send, 200, orjson.dumps(self.gateway.health()), headers, JSON)
 
     async def _liveness(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         await send_bytes(send, 200, b'{"status":"ok"}', headers, JSON)
@@ -146,6 +151,9 @@ class SwitchpointApp:
     async def _send_error(self, send: Send, exc: BaseException, headers: Headers) -> None:
         status, body = error_response(exc)
         extra: Headers = [(b"connection", b"close")] if status == 413 else []
+        wait = retry_after(exc) if status in (429, 503) else None
+        if wait is not None:
+            extra.append((b"retry-after", wait))
         try:
             await send_bytes(send, status, body, [*headers, *extra], JSON)
         except Exception:  # the response had already started, or the client is gone

@@ -16,7 +16,7 @@ from switchpoint.errors import (
     status_of,
 )
 
-__all__ = ["error_body", "error_event", "error_response"]
+__all__ = ["error_body", "error_event", "error_response", "retry_after"]
 
 logger = logging.getLogger("switchpoint.server")
 
@@ -34,11 +34,21 @@ def _fields(exc: BaseException) -> tuple[str, str, str | None, str | None]:
         message = exc.message if isinstance(exc, SwitchpointError) else detail.message
         return redact(message), detail.error_type, None, detail.code
     if isinstance(detail, NoDeploymentAvailable):
-        return detail.message, "service_unavailable", None, "no_deployment_available"
+        code = getattr(detail, "code", None) or "no_deployment_available"
+        return detail.message, "service_unavailable", None, str(code)
     if isinstance(detail, SwitchpointError):
         return detail.message, "server_error", None, "internal_error"
     logger.exception("unexpected error while serving a request", exc_info=exc)
     return "The gateway hit an internal error; it has been logged.", "server_error", None, "internal_error"
+
+
+def retry_after(exc: BaseException) -> bytes | None:
+    """A ``Retry-After`` value (whole seconds) when the error knows when trying again may work."""
+    detail = exc.last if isinstance(exc, AllAttemptsFailed) else exc
+    seconds = getattr(detail, "retry_after", None)
+    if isinstance(seconds, int | float) and seconds >= 0:
+        return str(max(1, round(seconds))).encode()
+    return None
 
 
 def error_response(exc: BaseException) -> tuple[int, bytes]:

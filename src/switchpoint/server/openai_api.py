@@ -82,6 +82,7 @@ def _route_headers(result: Completion | StreamingCompletion) -> Headers:
     return [
         (b"x-switchpoint-model", result.group.name.encode()),
         (b"x-switchpoint-deployment", result.deployment.id.encode()),
+        *result.route_headers(),
     ]
 
 

@@ -12,6 +12,7 @@ import uvicorn
 
 from switchpoint.config.build import build_gateway
 from switchpoint.config.schema import GatewayConfig, LogsConfig
+from switchpoint.engine import Gateway
 from switchpoint.metrics import MetricsSink
 from switchpoint.protocols import EventSink
 from switchpoint.server.app import SwitchpointApp
@@ -49,6 +50,24 @@ def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
     return sink, store
 
 
+def _health_metrics(gateway: Gateway) -> list[str]:
+    lines = [
+        "# HELP switchpoint_deployment_up 1 when a deployment takes traffic, 0 while it cools down.",
+        "# TYPE switchpoint_deployment_up gauge",
+    ]
+    health = gateway.health()
+    for group, deployments in sorted(health["deployments"].items()):
+        for d in deployments:
+            up = 0 if d["state"] in ("cooldown", "rate_limited") else 1
+            lines.append(f'switchpoint_deployment_up{{model_group="{group}",deployment="{d["id"]}",'
+                         f'state="{d["state"]}"}} {up}')
+    lines += ["# HELP switchpoint_resilience_events_total Retries denied, hedges, escalations, fallbacks, panics.",
+              "# TYPE switchpoint_resilience_events_total counter"]
+    for name, value in sorted(health["counters"].items()):
+        lines.append(f'switchpoint_resilience_events_total{{event="{name}"}} {int(value)}')
+    return lines
+
+
 def _log_metrics(sink: BatchingSink) -> list[str]:
     lines = [
         "# HELP switchpoint_log_records_total Request records by what the log writer did with them.",
@@ -68,9 +87,16 @@ def _log_metrics(sink: BatchingSink) -> list[str]:
 def build_app(config: GatewayConfig) -> SwitchpointApp:
     """The composition root for a served gateway."""
     logs = build_log_sink(config.logs)
-    metrics = MetricsSink(extra=(lambda: _log_metrics(logs[0])) if logs is not None else None)
+    gateway_ref: list[Gateway] = []
+
+    def extra_metrics() -> list[str]:
+        lines = _health_metrics(gateway_ref[0]) if gateway_ref else []
+        return lines + (_log_metrics(logs[0]) if logs is not None else [])
+
+    metrics = MetricsSink(extra=extra_metrics)
     sinks: list[EventSink] = [metrics] if logs is None else [metrics, logs[0]]
     gateway = build_gateway(config, sink=FanoutSink(sinks))
+    gateway_ref.append(gateway)
     key = config.server.master_key.get_secret_value() if config.server.master_key else None
     return SwitchpointApp(
         gateway,

@@ -61,6 +61,11 @@ class PostgresStore:
         self._lock = asyncio.Lock()
         self._lock_key = _MIGRATION_LOCK ^ zlib.crc32((schema or "").encode())
 
+    @property
+    def url(self) -> str:
+        """The connection URL (readers open their own connection with it)."""
+        return self._url
+
     async def _connection(self) -> Connection:
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
