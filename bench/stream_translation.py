@@ -62,7 +62,7 @@ def run_openai(events: list[bytes]) -> int:
     buffer = SSEBuffer()
     size = 0
     for raw in events:  # one upstream read per event: the worst case for per-read overhead
-        size += len(stream._inspect(buffer.feed(raw)))
+        size += len(stream._inspect(buffer.feed(raw))[0])
     return size
 
 

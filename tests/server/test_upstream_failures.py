@@ -218,3 +218,14 @@ def test_client_disconnect_cancels_a_non_streamed_call(upstream: FakeOpenAIUpstr
             time.sleep(0.01)
         record = served.sink.records[-1]
         assert record.client_disconnected and record.status == 499
+
+
+def test_events_before_a_mid_stream_error_in_the_same_read_are_relayed(client: httpx.Client,
+                                                                        upstream: FakeOpenAIUpstream) -> None:
+    # The fake writes the error right after the third event, so both usually arrive in one read.
+    upstream.script("up-chat", reply="alpha beta gamma delta", error_event_after=3, chunk_delay=0.05)
+    response = client.post("/v1/chat/completions", json={**HELLO, "stream": True})
+    events = [e[len("data: "):] for e in response.text.strip().split("\n\n")]
+    content = "".join(json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1])
+    assert content == "alpha beta"
+    assert "mid-stream" in json.loads(events[-1])["error"]["message"]

@@ -211,32 +211,51 @@ class OpenAIStream:
                 async with asyncio.timeout_at(deadline):
                     data = await content.readany()
             if not data:
-                self._end_of_body(buffer.flush())
+                rest = buffer.flush()
+                tail, error = self._inspect([rest]) if rest else (b"", None)
+                if tail and error is None:
+                    yield tail  # a last event the upstream did not terminate with a blank line
+                if error is not None:
+                    raise error
+                if not self._done and self.finish_reason is None:
+                    raise _protocol(deployment, "closed the stream before it finished")
+                self._done = True
                 return
-            out = self._inspect(buffer.feed(data))
+            out, error = self._inspect(buffer.feed(data))
+            if error is not None and phase == "first_token":
+                raise error  # nothing relayed yet: the engine may still fail over
             if buffer.pending > max_event:
                 raise _protocol(deployment, f"sent a stream event over {max_event} bytes")
             if out:
                 yield out
                 phase = "idle"
+            if error is not None:
+                raise error  # after relaying the events that came before it in the same read
             if phase == "idle":
                 deadline = loop.time() + timeouts.idle
 
-    def _inspect(self, events: list[bytes]) -> bytes:
+    def _inspect(self, events: list[bytes]) -> tuple[bytes, ProviderError | None]:
+        """The events to relay, and the error the upstream reported among them (events after it are dropped)."""
         kept: list[bytes] = []
+        error: ProviderError | None = None
         for event in events:
             if event.startswith((b"data: [DONE]", b"data:[DONE]")):
                 self._done = True
                 break
             if b'"choices"' not in event or _USAGE.search(event):
-                if not self._parse_special(event):
+                try:
+                    relay = self._parse_special(event)
+                except ProviderError as exc:
+                    error = exc
+                    break
+                if not relay:
                     continue
             else:
                 match = _FINISH.search(event)
                 if match:
                     self.finish_reason = match.group(1).decode()
             kept.append(event)
-        return b"\n\n".join(kept) + b"\n\n" if kept else b""
+        return (b"\n\n".join(kept) + b"\n\n" if kept else b""), error
 
     def _parse_special(self, event: bytes) -> bool:
         """Handle an event carrying usage, an error or something unknown. Returns whether to relay it."""
@@ -258,13 +277,6 @@ class OpenAIStream:
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             self.finish_reason = choices[0].get("finish_reason") or self.finish_reason
         return not (self._hide_usage and usage is not None and not choices)
-
-    def _end_of_body(self, rest: bytes) -> None:
-        if rest:
-            self._inspect([rest])
-        if not self._done and self.finish_reason is None:
-            raise _protocol(self._deployment, "closed the stream before it finished")
-        self._done = True
 
     async def aclose(self) -> None:
         if self._done:
