@@ -12,14 +12,16 @@
     │   ├── PayloadTooLarge            413
     │   └── UnsupportedCapability      400: e.g. tools sent to a group without tool support
     ├── RoutingError
-    │   └── NoDeploymentAvailable      503: every candidate filtered out or cooling down
+    │   └── NoDeploymentAvailable      503: every candidate filtered out
+    │       └── NoHealthyDeployment    503: every candidate cooling down or at its limits; retry_after
     ├── ProviderError                  an upstream failed; carries provider/deployment/retryable
     │   ├── ProviderTimeout            504; phase: connect | first_token | idle | total
     │   ├── ProviderConnectionError    502: refused, reset, DNS, TLS
     │   ├── ProviderRateLimited        429 upstream; retry_after
     │   ├── ProviderHTTPError          upstream status >= 400 (not 429)
     │   ├── ProviderProtocolError      502: the upstream broke its wire format
-    │   └── ContextWindowExceeded      400: prompt larger than the model's context
+    │   ├── ContextWindowExceeded      400: prompt larger than the model's context
+    │   └── ContentFiltered            400: the upstream's content filter cut the answer
     └── AllAttemptsFailed              every attempt failed; keeps each attempt's error
 
 Foreign exceptions (aiohttp, asyncio, JSON decoding) are converted into these at one
@@ -33,14 +35,17 @@ upstream error bodies, and :func:`redact` scrubs anything that looks like a key.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 __all__ = [
     "AllAttemptsFailed",
     "AuthenticationError",
     "ConfigError",
+    "ContentFiltered",
     "ContextWindowExceeded",
     "InvalidRequest",
     "NoDeploymentAvailable",
+    "NoHealthyDeployment",
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderConnectionError",
@@ -222,6 +227,36 @@ class ContextWindowExceeded(ProviderError):
     error_type = "invalid_request_error"
     code = "context_length_exceeded"
     retryable = False
+
+
+class NoHealthyDeployment(NoDeploymentAvailable):
+    """Every candidate of a group is cooling down or at its rpm/tpm limit: a fast 503.
+
+    ``retry_after`` is the time (seconds) until the first one may take traffic again.
+    """
+
+    code = "no_healthy_deployment"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ContentFiltered(ProviderError):
+    """A 200 answer that the upstream's content filter cut (``finish_reason: content_filter``).
+
+    Raised only to move the request to a ``content_policy`` fallback; ``response`` keeps the
+    refused answer, which is returned when no fallback takes the request.
+    """
+
+    status = 400
+    error_type = "invalid_request_error"
+    code = "content_policy_violation"
+    retryable = False
+
+    def __init__(self, message: str, *, response: Any, provider: str = "", deployment: str = "") -> None:
+        super().__init__(message, provider=provider, deployment=deployment)
+        self.response = response
 
 
 class AllAttemptsFailed(SwitchpointError):

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from switchpoint.balancing.retry import NoHealthyDeployment
 from switchpoint.errors import (
     AllAttemptsFailed,
     ContextWindowExceeded,
+    NoHealthyDeployment,
     ProviderHTTPError,
     SwitchpointError,
     status_of,

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from switchpoint.balancing.retry import NoHealthyDeployment
-from switchpoint.errors import ContextWindowExceeded, ProviderRateLimited, status_of
+from switchpoint.errors import ContextWindowExceeded, NoHealthyDeployment, ProviderRateLimited, status_of
 from switchpoint.testing import FakeOpenAIUpstream
 from switchpoint.types import ChatRequest, ChatResponse
 from tests.engine.harness import Harness, dep, drive

@@ -9,9 +9,16 @@ from typing import Any, Generic, TypeVar
 
 from switchpoint.balancing.health import DeploymentHealth, HealthTracker
 from switchpoint.balancing.policy import GroupPolicy, estimate_prompt_tokens
-from switchpoint.balancing.retry import ContentFiltered, RetryBudget, classify
+from switchpoint.balancing.retry import RetryBudget, classify
 from switchpoint.clock import Clock
-from switchpoint.errors import ProviderError, ProviderRateLimited, ProviderTimeout, SwitchpointError, status_of
+from switchpoint.errors import (
+    ContentFiltered,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    SwitchpointError,
+    status_of,
+)
 from switchpoint.storage.records import AttemptRecord, RequestRecord
 from switchpoint.types import ChatRequest, ChatStream, Deployment, ModelGroup, Usage
 

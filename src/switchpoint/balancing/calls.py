@@ -12,8 +12,7 @@ import asyncio
 
 from switchpoint.balancing.attempts import Opened
 from switchpoint.balancing.policy import GroupPolicy
-from switchpoint.balancing.retry import ContentFiltered
-from switchpoint.errors import ProviderTimeout
+from switchpoint.errors import ContentFiltered, ProviderTimeout
 from switchpoint.protocols import Provider
 from switchpoint.types import ChatRequest, ChatResponse, Deployment
 

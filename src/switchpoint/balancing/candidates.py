@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 
 from switchpoint.balancing.health import HealthTracker
 from switchpoint.balancing.policy import GroupPolicy
-from switchpoint.balancing.retry import NoHealthyDeployment, RetryPolicy
+from switchpoint.balancing.retry import RetryPolicy
 from switchpoint.errors import (
     ContextWindowExceeded,
     NoDeploymentAvailable,
+    NoHealthyDeployment,
     ProviderError,
     ProviderRateLimited,
     UnsupportedCapability,

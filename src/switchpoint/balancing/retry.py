@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchpoint.errors import (
+    ContentFiltered,
     ContextWindowExceeded,
     NoDeploymentAvailable,
+    NoHealthyDeployment,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -76,36 +78,6 @@ _POLICY_MARKERS = (
     "safety system",
     "responsibleaipolicyviolation",
 )
-
-
-class NoHealthyDeployment(NoDeploymentAvailable):
-    """Every candidate of a group is cooling down or at its rpm/tpm limit: a fast 503.
-
-    ``retry_after`` is the time (seconds) until the first one may take traffic again.
-    """
-
-    code = "no_healthy_deployment"
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ContentFiltered(ProviderError):
-    """A 200 answer that the upstream's content filter cut (``finish_reason: content_filter``).
-
-    Raised only to move the request to a ``content_policy`` fallback; ``response`` keeps the
-    refused answer, which is returned when no fallback takes the request.
-    """
-
-    status = 400
-    error_type = "invalid_request_error"
-    code = "content_policy_violation"
-    retryable = False
-
-    def __init__(self, message: str, *, response: Any, provider: str = "", deployment: str = "") -> None:
-        super().__init__(message, provider=provider, deployment=deployment)
-        self.response = response
 
 
 def classify(error: SwitchpointError) -> str:
