@@ -37,22 +37,13 @@ class ChatEndpoint:
         tags_header = header(scope, b"x-switchpoint-tags")
         tags = tuple(t.strip() for t in tags_header.decode("latin-1").split(",") if t.strip()) if tags_header else ()
         request = parse_chat_request(raw, request_id=headers[0][1].decode(), tags=tags)
-        watch = DisconnectWatch(receive)
-        try:
+        async with DisconnectWatch(receive) as watch:
             if request.stream:
                 await self._stream(request, send, headers, watch)
             else:
                 completion = await self._gateway.complete(request)
                 watch.finished = True
                 await _send_completion(send, completion, headers)
-        except asyncio.CancelledError:
-            if not watch.disconnected:
-                raise
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-        finally:
-            watch.stop()
 
     async def _stream(self, request: ChatRequest, send: Send, headers: Headers, watch: DisconnectWatch) -> None:
         stream = await self._gateway.stream(request)

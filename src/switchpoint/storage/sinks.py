@@ -1,4 +1,4 @@
-"""Simple event sinks. The durable batching writer comes with the storage work."""
+"""Simple event sinks: drop, keep in memory, fan out. The durable writer is :mod:`switchpoint.storage.writer`."""
 
 from __future__ import annotations
 
