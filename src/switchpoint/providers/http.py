@@ -7,6 +7,7 @@ Sessions are created lazily inside the running event loop and closed by :meth:`a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,9 +15,17 @@ import aiohttp
 from yarl import URL
 
 from switchpoint.errors import ProviderConnectionError, ProviderError, ProviderProtocolError, ProviderTimeout
+from switchpoint.providers.sse import SSEBuffer
 from switchpoint.types import Deployment
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientPool", "max_response_bytes", "read_capped", "transport_boundary"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "ClientPool",
+    "SSEReader",
+    "max_response_bytes",
+    "read_capped",
+    "transport_boundary",
+]
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
@@ -124,3 +133,52 @@ def _too_large(deployment: Deployment, limit: int) -> ProviderProtocolError:
         provider=deployment.provider,
         deployment=deployment.id,
     )
+
+
+class SSEReader:
+    """Reads an upstream SSE body as lists of whole events, under the stream's deadlines.
+
+    The first read shares the first-token deadline (which also covered the response headers);
+    once the caller has relayed something (:meth:`relayed`), every read gets the idle timeout.
+    Transport errors and timeouts become switchpoint errors here, and an event that grows past the
+    deployment's ``max_response_bytes`` is refused.
+    """
+
+    __slots__ = ("_buffer", "_content", "_deadline", "_deployment", "_limit", "_loop", "phase")
+
+    def __init__(self, resp: aiohttp.ClientResponse, deployment: Deployment, first_deadline: float) -> None:
+        self._content = resp.content
+        self._deployment = deployment
+        self._buffer = SSEBuffer()
+        self._limit = max_response_bytes(deployment)
+        self._loop = asyncio.get_running_loop()
+        self._deadline = first_deadline
+        self.phase = "first_token"
+
+    async def read(self) -> list[bytes] | None:
+        """The whole events of the next read; None at the end of the body (see :meth:`rest`)."""
+        with transport_boundary(self._deployment, self.phase):
+            async with asyncio.timeout_at(self._deadline):
+                data = await self._content.readany()
+        if not data:
+            return None
+        events = self._buffer.feed(data)
+        if self._buffer.pending > self._limit:
+            raise ProviderProtocolError(
+                f"upstream {self._deployment.id} sent a stream event over {self._limit} bytes",
+                provider=self._deployment.provider, deployment=self._deployment.id,
+            )
+        if self.phase == "idle":
+            self._deadline = self._loop.time() + self._deployment.timeouts.idle
+        return events
+
+    def relayed(self) -> None:
+        """Output has reached the client: from now on reads get the idle timeout."""
+        if self.phase == "first_token":
+            self.phase = "idle"
+            self._deadline = self._loop.time() + self._deployment.timeouts.idle
+
+    def rest(self) -> list[bytes]:
+        """What is left after the end of the body: an event not terminated by a blank line."""
+        tail = self._buffer.flush()
+        return [tail] if tail else []

@@ -19,8 +19,8 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from switchpoint.errors import ProviderError, ProviderProtocolError
-from switchpoint.providers.http import ClientPool, transport_boundary
-from switchpoint.providers.sse import SSEBuffer, event_data
+from switchpoint.providers.http import ClientPool, SSEReader, transport_boundary
+from switchpoint.providers.sse import event_data
 from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent, encode_events
 from switchpoint.types import Deployment, Usage
 
@@ -180,22 +180,15 @@ class TranslatedStream:
         return self._relay()
 
     async def _relay(self) -> AsyncIterator[bytes]:
-        deployment = self._deployment
-        content = self._resp.content
-        buffer = SSEBuffer()
-        loop = asyncio.get_running_loop()
-        deadline, phase = self._first_deadline, "first_token"
+        reader = SSEReader(self._resp, self._deployment, self._first_deadline)
         held: list[dict[str, Any]] = []  # role-only chunks, held back until the first real output
         while not self._done:
-            with transport_boundary(deployment, phase):
-                async with asyncio.timeout_at(deadline):
-                    data = await content.readany()
-            if data:
-                chunks, error = self._translate(buffer.feed(data))
+            events = await reader.read()
+            if events is None:
+                chunks, error = self._translate(reader.rest(), at_end=True)
             else:
-                rest = buffer.flush()
-                chunks, error = self._translate([rest] if rest else [], at_end=True)
-            if phase == "first_token":
+                chunks, error = self._translate(events)
+            if reader.phase == "first_token":
                 if error is not None:
                     raise error  # nothing relayed yet: the engine may still fail over
                 chunks = held + chunks
@@ -204,11 +197,9 @@ class TranslatedStream:
                     continue
             if chunks:
                 yield encode_events(chunks)
-                phase = "idle"
+                reader.relayed()
             if error is not None:
                 raise error
-            if phase == "idle":
-                deadline = loop.time() + deployment.timeouts.idle
 
     def _translate(
         self, events: list[bytes], *, at_end: bool = False

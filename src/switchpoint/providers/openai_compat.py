@@ -30,9 +30,9 @@ from switchpoint.errors import (
     ProviderRateLimited,
     redact,
 )
-from switchpoint.providers.http import ClientPool, max_response_bytes, read_capped, transport_boundary
+from switchpoint.providers.http import ClientPool, SSEReader, read_capped, transport_boundary
 from switchpoint.providers.native import NativeUpstream
-from switchpoint.providers.sse import SSEBuffer, event_data
+from switchpoint.providers.sse import event_data
 from switchpoint.types import ChatRequest, ChatResponse, Deployment, Usage
 
 __all__ = ["OpenAICompatProvider", "OpenAIStream"]
@@ -199,40 +199,22 @@ class OpenAIStream:
         return self._relay()
 
     async def _relay(self) -> AsyncIterator[bytes]:
-        deployment = self._deployment
-        timeouts = deployment.timeouts
-        content = self._resp.content
-        buffer = SSEBuffer()
-        max_event = max_response_bytes(deployment)
-        loop = asyncio.get_running_loop()
-        deadline, phase = self._first_deadline, "first_token"
+        reader = SSEReader(self._resp, self._deployment, self._first_deadline)
         while not self._done:
-            with transport_boundary(deployment, phase):
-                async with asyncio.timeout_at(deadline):
-                    data = await content.readany()
-            if not data:
-                rest = buffer.flush()
-                tail, error = self._inspect([rest]) if rest else (b"", None)
-                if tail and error is None:
-                    yield tail  # a last event the upstream did not terminate with a blank line
-                if error is not None:
-                    raise error
-                if not self._done and self.finish_reason is None:
-                    raise _protocol(deployment, "closed the stream before it finished")
-                self._done = True
-                return
-            out, error = self._inspect(buffer.feed(data))
-            if error is not None and phase == "first_token":
+            events = await reader.read()
+            at_end = events is None
+            out, error = self._inspect(reader.rest() if events is None else events)
+            if error is not None and reader.phase == "first_token":
                 raise error  # nothing relayed yet: the engine may still fail over
-            if buffer.pending > max_event:
-                raise _protocol(deployment, f"sent a stream event over {max_event} bytes")
             if out:
-                yield out
-                phase = "idle"
+                yield out  # (at the end: a last event the upstream did not terminate with a blank line)
+                reader.relayed()
             if error is not None:
                 raise error  # after relaying the events that came before it in the same read
-            if phase == "idle":
-                deadline = loop.time() + timeouts.idle
+            if at_end:
+                if not self._done and self.finish_reason is None:
+                    raise _protocol(self._deployment, "closed the stream before it finished")
+                self._done = True
 
     def _inspect(self, events: list[bytes]) -> tuple[bytes, ProviderError | None]:
         """The events to relay, and the error the upstream reported among them (events after it are dropped)."""
