@@ -215,3 +215,13 @@ def test_groups_sharing_a_model_keep_their_own_keys_and_ids(upstream: FakeOpenAI
             response = httpx.post(served.url + "/v1/chat/completions", json={**HELLO, "model": name})
             assert response.headers["x-switchpoint-deployment"] == f"{name}/openai_compat/up-same"
             assert upstream.requests[-1].headers["Authorization"] == f"Bearer {key}"
+
+
+def test_upstream_cookies_are_never_replayed(upstream: FakeOpenAIUpstream) -> None:
+    config = chat_config(upstream)
+    config["models"][0]["api_base"] = upstream.base_url.replace("127.0.0.1", "localhost")  # a host cookies stick to
+    upstream.script("up-chat", headers={"Set-Cookie": "session=tenant-a-secret; Path=/"})
+    with ServedGateway(config) as served, httpx.Client(base_url=served.url) as c:
+        assert c.post("/v1/chat/completions", json=HELLO).status_code == 200
+        assert c.post("/v1/chat/completions", json=HELLO).status_code == 200
+    assert "Cookie" not in upstream.requests[-1].headers

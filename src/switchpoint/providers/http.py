@@ -59,6 +59,9 @@ class ClientPool:
                 timeout=aiohttp.ClientTimeout(total=None),
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
+                # Upstream cookies must never be kept and replayed (across tenants); skipping the jar
+                # also saves its per-request work.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._sessions[origin] = session
         return session
