@@ -16,12 +16,13 @@ from yarl import URL
 
 from switchpoint.errors import ProviderConnectionError, ProviderError, ProviderProtocolError, ProviderTimeout
 from switchpoint.providers.sse import SSEBuffer
-from switchpoint.types import Deployment
+from switchpoint.types import Deployment, Usage
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "ClientPool",
     "SSEReader",
+    "UpstreamStream",
     "max_response_bytes",
     "read_capped",
     "transport_boundary",
@@ -169,7 +170,8 @@ class SSEReader:
         if self._buffer.pending > self._limit:
             raise ProviderProtocolError(
                 f"upstream {self._deployment.id} sent a stream event over {self._limit} bytes",
-                provider=self._deployment.provider, deployment=self._deployment.id,
+                provider=self._deployment.provider,
+                deployment=self._deployment.id,
             )
         if self.phase == "idle":
             self._deadline = self._loop.time() + self._deployment.timeouts.idle
@@ -185,3 +187,29 @@ class SSEReader:
         """What is left after the end of the body: an event not terminated by a blank line."""
         tail = self._buffer.flush()
         return [tail] if tail else []
+
+
+class UpstreamStream:
+    """What every streamed answer shares: its response, its deadlines, and how it is closed.
+
+    Subclasses implement ``__aiter__``; after iteration ``usage`` and ``finish_reason`` hold
+    what the stream reported. Closing a stream that did not finish aborts the connection, so the
+    upstream stops generating (and billing) instead of the connection going back to the pool.
+    """
+
+    def __init__(self, resp: aiohttp.ClientResponse, deployment: Deployment, first_deadline: float) -> None:
+        self._resp = resp
+        self._deployment = deployment
+        self._first_deadline = first_deadline
+        self._done = False
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def reader(self) -> SSEReader:
+        return SSEReader(self._resp, self._deployment, self._first_deadline)
+
+    async def aclose(self) -> None:
+        if self._done:
+            self._resp.release()
+        else:
+            self._resp.close()

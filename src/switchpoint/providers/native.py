@@ -19,7 +19,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from switchpoint.errors import ProviderError, ProviderProtocolError
-from switchpoint.providers.http import ClientPool, SSEReader, transport_boundary
+from switchpoint.providers.http import ClientPool, UpstreamStream, transport_boundary
 from switchpoint.providers.sse import event_data
 from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent, encode_events
 from switchpoint.types import Deployment, Usage
@@ -149,7 +149,7 @@ class NativeUpstream:
         return timeout
 
 
-class TranslatedStream:
+class TranslatedStream(UpstreamStream):
     """A foreign SSE stream relayed as OpenAI ``chat.completion.chunk`` events (a ``ChatStream``).
 
     Nothing is relayed before the first real output (a chunk with more than the assistant role),
@@ -167,20 +167,15 @@ class TranslatedStream:
         first_deadline: float,
         event_error: EventError,
     ) -> None:
-        self._resp = resp
-        self._deployment = deployment
+        super().__init__(resp, deployment, first_deadline)
         self._translator = translator
-        self._first_deadline = first_deadline
         self._event_error = event_error
-        self._done = False
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._relay()
 
     async def _relay(self) -> AsyncIterator[bytes]:
-        reader = SSEReader(self._resp, self._deployment, self._first_deadline)
+        reader = self.reader()
         held: list[dict[str, Any]] = []  # role-only chunks, held back until the first real output
         while not self._done:
             events = await reader.read()
@@ -235,8 +230,3 @@ class TranslatedStream:
         self.finish_reason = translator.finish_reason
         return chunks, error
 
-    async def aclose(self) -> None:
-        if self._done:
-            self._resp.release()
-        else:
-            self._resp.close()  # abort: the upstream stops generating (and billing)

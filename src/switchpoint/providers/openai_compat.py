@@ -30,7 +30,7 @@ from switchpoint.errors import (
     ProviderRateLimited,
     redact,
 )
-from switchpoint.providers.http import ClientPool, SSEReader, read_capped, transport_boundary
+from switchpoint.providers.http import ClientPool, UpstreamStream, read_capped, transport_boundary
 from switchpoint.providers.native import NativeUpstream
 from switchpoint.providers.sse import event_data
 from switchpoint.types import ChatRequest, ChatResponse, Deployment, Usage
@@ -177,7 +177,7 @@ class OpenAICompatProvider:
         return timeout
 
 
-class OpenAIStream:
+class OpenAIStream(UpstreamStream):
     """Relays an upstream SSE stream as whole events; records usage and finish reason on the way.
 
     When the client did not ask for usage, the adapter asked for it anyway (to price the
@@ -187,19 +187,14 @@ class OpenAIStream:
     def __init__(
         self, resp: aiohttp.ClientResponse, deployment: Deployment, *, hide_usage: bool, first_deadline: float
     ) -> None:
-        self._resp = resp
-        self._first_deadline = first_deadline
-        self._deployment = deployment
+        super().__init__(resp, deployment, first_deadline)
         self._hide_usage = hide_usage
-        self._done = False
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._relay()
 
     async def _relay(self) -> AsyncIterator[bytes]:
-        reader = SSEReader(self._resp, self._deployment, self._first_deadline)
+        reader = self.reader()
         while not self._done:
             events = await reader.read()
             at_end = events is None
@@ -259,12 +254,6 @@ class OpenAIStream:
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             self.finish_reason = choices[0].get("finish_reason") or self.finish_reason
         return not (self._hide_usage and usage is not None and not choices)
-
-    async def aclose(self) -> None:
-        if self._done:
-            self._resp.release()
-        else:
-            self._resp.close()  # abort: the upstream stops generating (and billing)
 
 
 def _protocol(deployment: Deployment, what: str) -> ProviderProtocolError:

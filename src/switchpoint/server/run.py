@@ -87,16 +87,13 @@ def _log_metrics(sink: BatchingSink) -> list[str]:
 def build_app(config: GatewayConfig) -> SwitchpointApp:
     """The composition root for a served gateway."""
     logs = build_log_sink(config.logs)
-    gateway_ref: list[Gateway] = []
 
-    def extra_metrics() -> list[str]:
-        lines = _health_metrics(gateway_ref[0]) if gateway_ref else []
-        return lines + (_log_metrics(logs[0]) if logs is not None else [])
+    def extra_metrics() -> list[str]:  # rendered on scrape, after ``gateway`` below exists
+        return _health_metrics(gateway) + (_log_metrics(logs[0]) if logs is not None else [])
 
     metrics = MetricsSink(extra=extra_metrics)
     sinks: list[EventSink] = [metrics] if logs is None else [metrics, logs[0]]
     gateway = build_gateway(config, sink=FanoutSink(sinks))
-    gateway_ref.append(gateway)
     key = config.server.master_key.get_secret_value() if config.server.master_key else None
     return SwitchpointApp(
         gateway,
