@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import re
 from collections.abc import Iterator, Mapping
@@ -74,6 +75,16 @@ def test_the_rules_of_the_issue(source: str, expected: bool) -> None:
 ])
 def test_names_lists_every_dotted_name(source: str, names: set[str]) -> None:
     assert compile_condition(source).names == frozenset(names)
+
+
+def test_conditions_and_errors_pickle() -> None:
+    condition = compile_condition("matches(last_user_message, '(?i)refund') and 'premium' in tags")
+    copy = pickle.loads(pickle.dumps(condition))
+    assert copy == condition and copy.names == condition.names
+    assert copy.evaluate(ENV) and not copy.evaluate({})
+    err = pickle.loads(pickle.dumps(error("a ==")))
+    assert (err.reason, err.column, err.source) == ("expected an operand, got the end of the condition", 5, "a ==")
+    assert str(err) == "expected an operand, got the end of the condition at column 5: a =="
 
 
 def test_source_repr_and_equality() -> None:
@@ -321,6 +332,7 @@ def test_unicode_strings_and_names() -> None:
     ("number('abc') == null", True),
     ("number('inf') == null", True),
     ("number('nan') == null", True),
+    ("number('1_000') == null", True),
     ("number(true) == null", True),
     ("number(missing) == null", True),
     ("contains(tags, 'batch')", True),

@@ -80,6 +80,9 @@ class ExpressionError(ValueError):
         self.source = source
         super().__init__(f"{reason} at column {column}: {_one_line(source)}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ExpressionError, (self.reason, self.column, self.source))
+
     @property
     def pointer(self) -> str:
         return _one_line(self.source) + "\n" + " " * (self.column - 1) + "^"
@@ -665,6 +668,8 @@ def _number(value: Any) -> int | float | None:
     if not isinstance(value, str) or len(value) > 100:
         return None
     text = value.strip()
+    if "_" in text:  # int() and float() accept "1_000"; a header value should not
+        return None
     try:
         return int(text)
     except ValueError:
@@ -930,6 +935,9 @@ class Condition:
 
     def __repr__(self) -> str:
         return f"Condition({self.source!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (compile_condition, (self.source,))  # closures do not pickle; the text recompiles
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Condition) and other.source == self.source
