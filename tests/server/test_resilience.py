@@ -156,3 +156,16 @@ def test_f9_disconnect_while_waiting_for_the_first_token(upstream: FakeOpenAIUps
         health = gateway.app.gateway.health()
         assert all(d["in_flight"] == 0 for d in health["deployments"]["pair"])
 
+
+
+def test_f1_every_deployment_rate_limited_answers_429_with_the_gateways_view(upstream: FakeOpenAIUpstream) -> None:
+    upstream.script("up-a", status=429, headers={"Retry-After": "120"})
+    upstream.script("up-b", status=429, headers={"Retry-After": "90"})
+    with ServedGateway(_config(upstream)) as gateway, httpx.Client(base_url=gateway.url, timeout=10) as client:
+        response = client.post("/v1/chat/completions", json=HELLO)
+        assert response.status_code == 429
+        assert response.json()["error"]["type"] == "rate_limit_error"
+        wait = int(response.headers["retry-after"])
+        assert wait >= 1
+        assert response.headers["x-ratelimit-remaining-requests"] == "0"
+        assert response.headers["x-ratelimit-reset-requests"] == f"{wait}s"
