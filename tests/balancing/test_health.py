@@ -306,6 +306,10 @@ def test_a_group_that_is_down_is_cooled_down_entirely() -> None:
     for _ in range(4):  # never answered; every deployment fails, requests spread over them
         for d in (a, b, c):
             _fail(tracker, d)
+    assert tracker.of(b).state(clock.now()) == "healthy"  # the first 2 s: given the benefit of the doubt
+    clock.advance(2.01)
+    for d in (a, b, c):
+        _fail(tracker, d)
     assert {tracker.of(d).state(clock.now()) for d in (a, b, c)} == {"cooldown"}
 
 

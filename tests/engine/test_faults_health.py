@@ -108,6 +108,11 @@ def test_f11_all_down_answers_a_fast_503_without_upstream_attempts(upstream: Fak
             with pytest.raises(SwitchpointError):
                 await h.complete("g1")
             assert h.gateway.counters["panics"] == 0
+        # the cap holds while the group may still be alive (its first 2 s): one of two cooling down
+        assert sorted(h.state(m)["state"] for m in ("m1", "m2")) == ["cooldown", "healthy"]
+        h.clock.advance(2.01)  # everything failing, nothing answered for down_window: the group is down
+        with pytest.raises(SwitchpointError):
+            await h.complete("g1")
         assert {h.state(m)["state"] for m in ("m1", "m2", "m3")} == {"cooldown"}
         before = len(upstream.requests)
         timings = []
@@ -121,7 +126,7 @@ def test_f11_all_down_answers_a_fast_503_without_upstream_attempts(upstream: Fak
         error = caught.value
         last = error.last if isinstance(error, AllAttemptsFailed) else error
         assert isinstance(last, NoHealthyDeployment)
-        assert status_of(error) == 503 and last.retry_after == pytest.approx(30.0)
+        assert status_of(error) == 503 and last.retry_after == pytest.approx(30.0 - 2.01)  # m3 cooled first
         assert h.last.status == 503 and h.last.attempts == []
         assert error_response(error)[0] == 503
 

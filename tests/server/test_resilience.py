@@ -72,8 +72,13 @@ def test_f11_everything_down_answers_a_fast_503(upstream: FakeOpenAIUpstream) ->
 
 
 def _all_down(client: httpx.Client, upstream: FakeOpenAIUpstream) -> None:
-    for _ in range(3):
-        assert client.post("/v1/chat/completions", json=HELLO).status_code == 502
+    # Failing requests (502) until the group is judged down: everything failing and nothing
+    # answered for down_window (2 s by default, from start-up for deployments that never answered).
+    give_up = time.monotonic() + 10
+    while (status := client.post("/v1/chat/completions", json=HELLO).status_code) == 502:
+        assert time.monotonic() < give_up
+        time.sleep(0.1)
+    assert status == 503
     before = len(upstream.requests)
     timings = []
     for _ in range(10):

@@ -76,7 +76,7 @@ class DeploymentHealth:
     __slots__ = (
         "consecutive", "ejections", "failures", "healthy_since", "id", "in_flight", "last_error", "last_error_at",
         "held", "last_success_at", "limits", "latency", "latency_at", "open_until", "peer_sets", "probe_required",
-        "probing", "successes", "usage", "window_failures", "window_start", "window_total",
+        "probing", "seen_at", "successes", "usage", "window_failures", "window_start", "window_total",
     )  # fmt: skip
 
     def __init__(self, deployment_id: str, usage: UsageLimiter | None = None) -> None:
@@ -92,6 +92,9 @@ class DeploymentHealth:
         self.ejections = 0
         self.healthy_since = 0.0
         self.last_success_at = -math.inf
+        #: When the tracker first saw it: a deployment that never answered is given the benefit
+        #: of the doubt for ``down_window`` seconds after that.
+        self.seen_at = -math.inf
         self.latency = 0.0
         self.latency_at = 0.0
         self.last_error: str | None = None
@@ -151,6 +154,7 @@ class HealthTracker:
             usage = UsageLimiter(deployment.rpm, deployment.tpm, self.clock.now()) if (
                 deployment.rpm or deployment.tpm) else None
             state = self._by_key[key] = DeploymentHealth(deployment.id, usage)
+            state.seen_at = self.clock.now()
         self._by_object[id(deployment)] = state
         self._keep.append(deployment)
         return state
@@ -260,7 +264,8 @@ class HealthTracker:
         ``max_ejection`` of the group, or it fails no more often than the rest of the group (its
         window failure rate is within ``outlier_margin`` of theirs: the faults are the provider's,
         not this deployment's). A group looks down when every other deployment is cooling down or
-        failing and none answered in the last ``down_window`` seconds."""
+        failing and none answered in the last ``down_window`` seconds (one that never answered
+        counts from when the gateway started: a group is never judged down in its first seconds)."""
         policy = self.policy
         if policy.max_ejection >= 1.0 and policy.outlier_margin >= 1.0:
             return False
@@ -276,7 +281,7 @@ class HealthTracker:
                 else:
                     total += peer.window_total
                     failures += peer.window_failures
-                if peer.last_success_at >= recent or not (peer.probe_required or peer.consecutive):
+                if max(peer.last_success_at, peer.seen_at) >= recent or not (peer.probe_required or peer.consecutive):
                     alive = True
             if not alive:
                 continue  # the group is down: nothing to keep serving for
