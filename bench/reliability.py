@@ -87,6 +87,10 @@ def _pct(values: list[float], p: float) -> float:
 # -- R1 / R16: success rate and amplification under random faults -------------------------------
 
 
+VARIANTS = ("defaults", "budget 30%", "cap only (no outlier margin)", "panic 5 s, no ejection cap",
+            "no budget, no ejection")
+
+
 async def _fault_run(up: FakeOpenAIUpstream, p: float, n: int, concurrency: int, variant: str) -> dict[str, Any]:
     for name in ("m1", "m2", "m3", "m4", "m5"):
         up.script(name, fail_rate=p, faults=FAULTS, fault_delay=1.0)
@@ -95,6 +99,10 @@ async def _fault_run(up: FakeOpenAIUpstream, p: float, n: int, concurrency: int,
         reliability = {"retry": {"budget_ratio": 100}, "health": {"enabled": False}}
     elif variant == "budget 30%":
         reliability = {"retry": {"budget_ratio": 0.3}}
+    elif variant == "panic 5 s, no ejection cap":  # the defaults before the ejection cap
+        reliability = {"health": {"panic_window": 5, "max_ejection": 1.0, "outlier_margin": 1.0}}
+    elif variant == "cap only (no outlier margin)":
+        reliability = {"health": {"outlier_margin": 1.0}}
     data = {"reliability": reliability, "models": [
         {"name": "g1", "attempt_timeout": 0.2, "fallbacks": {"default": ["g2"]},
          "deployments": [_dep(up.base_url, m) for m in ("m1", "m2", "m3")]},
@@ -123,7 +131,9 @@ async def _fault_run(up: FakeOpenAIUpstream, p: float, n: int, concurrency: int,
     return {
         "p": p, "variant": variant, "requests": n, "success": ok / n, "theory_k4": 1 - p**4,
         "attempts_per_request": sink.attempts / n, "g1_attempts_per_request": g1_attempts / n,
-        "retries_denied": gateway.counters["retries_denied"], "seconds": round(elapsed, 2),
+        "retries_denied": gateway.counters["retries_denied"], "panics": gateway.counters["panics"],
+        "ejections_held": sum(s["ejections_held"] for g in gateway.health()["deployments"].values() for s in g),
+        "seconds": round(elapsed, 2),
         "injected": dict(up.faults_injected),
     }
 
@@ -161,7 +171,8 @@ async def _one_group_down(up: FakeOpenAIUpstream, seconds: float, rps: float) ->
 def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean of the repeated runs of one cell, with the range of the success rate."""
     out = dict(runs[0])
-    for key in ("success", "attempts_per_request", "g1_attempts_per_request", "retries_denied", "seconds"):
+    for key in ("success", "attempts_per_request", "g1_attempts_per_request", "retries_denied", "panics",
+                "ejections_held", "seconds"):
         out[key] = sum(r[key] for r in runs) / len(runs)
     out["success_range"] = [min(r["success"] for r in runs), max(r["success"] for r in runs)]
     out["runs"] = len(runs)
@@ -310,7 +321,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     with FakeOpenAIUpstream(seed=args.seed) as up:
         results["r1"] = []
-        for variant in ("defaults", "budget 30%", "no budget, no ejection"):
+        for variant in args.variants.split("|"):
             for p in (0.05, 0.2, 0.5):
                 runs = []
                 for _ in range(args.repeat):
@@ -334,12 +345,13 @@ def _markdown(r: dict[str, Any]) -> str:
     lines = ["### R1 / R16: success and amplification under injected faults (k = 3 in g1 + 1 fallback)", "",
              f"Mean of {runs} runs of {r['r1'][0]['requests']} requests per cell (success range in brackets).", "",
              "| p | variant | success | 1 − p⁴ | upstream attempts / request | g1 attempts / request | "
-             "retries denied / run |", "|---|---|---|---|---|---|---|"]
+             "retries denied / run | panics / run | ejections held / run |", "|---|---|---|---|---|---|---|---|---|"]
     for row in r["r1"]:
         low, high = row["success_range"]
         lines.append(f"| {row['p']:.0%} | {row['variant']} | {row['success']:.2%} ({low:.2%}–{high:.2%}) | "
                      f"{row['theory_k4']:.2%} | {row['attempts_per_request']:.3f} | "
-                     f"{row['g1_attempts_per_request']:.3f} | {row['retries_denied']:.0f} |")
+                     f"{row['g1_attempts_per_request']:.3f} | {row['retries_denied']:.0f} | {row['panics']:.0f} | "
+                     f"{row['ejections_held']:.0f} |")
     g = r["r16_group_down"]
     lines += ["", f"One group 100% down (5 s at 100 req/s, fallback healthy): success {g['success']:.2%}, "
               f"attempts on the dead group per request {g['g1_attempts_per_request']:.3f}, "
@@ -372,6 +384,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="runs per R1 cell")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--variants", default="|".join(VARIANTS),
+                        help="R1 variants to run, separated by '|' (default: all)")
     args = parser.parse_args()
     logging.getLogger("switchpoint").setLevel(logging.ERROR)  # cooldown warnings are expected here
     results = asyncio.run(_run(args))

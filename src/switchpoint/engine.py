@@ -134,7 +134,7 @@ class Gateway:
             )
             for g in groups
         }
-        self.health_tracker.register(d for g in groups for d in g.deployments)
+        self.health_tracker.register_groups(groups)
         self._book = AttemptBook(self.health_tracker, self.clock, self._runtime)
 
     # -- model groups -------------------------------------------------------------------

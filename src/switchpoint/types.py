@@ -20,6 +20,7 @@ __all__ = [
     "ModelGroup",
     "Price",
     "Timeouts",
+    "UpstreamLimits",
     "Usage",
 ]
 
@@ -148,6 +149,19 @@ class ChatRequest:
     wants_json: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class UpstreamLimits:
+    """What an upstream said about its rate limits on one answer (None: not sent).
+    Resets are seconds from the moment the answer arrived."""
+
+    limit_requests: int | None = None
+    limit_tokens: int | None = None
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests: float | None = None
+    reset_tokens: float | None = None
+
+
 @dataclass(slots=True)
 class ChatResponse:
     """A finished, non-streamed answer in the OpenAI ``chat.completion`` format.
@@ -160,6 +174,8 @@ class ChatResponse:
     usage: Usage | None
     raw: bytes | None = None
     finish_reason: str | None = None
+    #: The upstream's rate-limit headers, when it sent any (``providers.ratelimits``).
+    limits: UpstreamLimits | None = None
 
 
 class ChatStream(Protocol):

@@ -272,3 +272,111 @@ def test_snapshot_is_json_and_keyless() -> None:
     entry = snapshot["g"][0]
     assert entry["id"] == "k" and entry["state"] == "healthy" and entry["consecutive_failures"] == 1
     assert entry["usage"] == {"rpm_limit": 10.0, "requests_left": 10.0, "tpm_limit": 1000.0, "tokens_left": 1000.0}
+
+
+def _group(tracker: HealthTracker, *names: str) -> list[Deployment]:
+    deployments = [_deployment(n) for n in names]
+    tracker.register_groups([ModelGroup(name="g", deployments=deployments)])  # type: ignore[call-arg]
+    return deployments
+
+
+def test_the_ejection_cap_keeps_a_group_with_random_faults_serving() -> None:
+    tracker, clock = _tracker()  # max_ejection 0.5: one of three deployments at a time
+    a, b, c = _group(tracker, "a", "b", "c")
+    for d in (a, b, c):
+        _ok(tracker, d)
+    for _ in range(3):
+        _fail(tracker, a)
+    assert tracker.of(a).state(clock.now()) == "cooldown"
+    _ok(tracker, c)  # the group is alive: c answered just now
+    for _ in range(3):
+        _fail(tracker, b)
+    state_b = tracker.of(b)
+    assert state_b.state(clock.now()) == "healthy" and state_b.held == 1
+    assert tracker.describe(state_b, clock.now())["ejections_held"] == 1
+    clock.advance(5)
+    _ok(tracker, a)  # a's probe succeeds: a is back ...
+    _fail(tracker, b)  # ... so b's next failure may cool b down
+    assert state_b.state(clock.now()) == "cooldown"
+
+
+def test_a_group_that_is_down_is_cooled_down_entirely() -> None:
+    tracker, clock = _tracker()
+    a, b, c = _group(tracker, "a", "b", "c")
+    for _ in range(4):  # never answered; every deployment fails, requests spread over them
+        for d in (a, b, c):
+            _fail(tracker, d)
+    assert tracker.of(b).state(clock.now()) == "healthy"  # the first 2 s: given the benefit of the doubt
+    clock.advance(2.01)
+    for d in (a, b, c):
+        _fail(tracker, d)
+    assert {tracker.of(d).state(clock.now()) for d in (a, b, c)} == {"cooldown"}
+
+
+def test_past_the_cap_the_down_window_decides() -> None:
+    tracker, clock = _tracker(down_window=2.0)
+    a, b = _group(tracker, "a", "b")
+    _ok(tracker, a)
+    _ok(tracker, b)
+    for _ in range(3):
+        _fail(tracker, a)
+    _fail(tracker, b)
+    _fail(tracker, b)
+    _fail(tracker, b)  # b failing too, but it answered less than 2 s ago: held
+    assert tracker.of(b).state(clock.now()) == "healthy"
+    clock.advance(2.5)
+    _fail(tracker, b)  # no success in the group for 2.5 s and everything failing: down
+    assert tracker.of(b).state(clock.now()) == "cooldown"
+
+
+def test_bad_keys_are_not_capped_and_the_cap_can_be_lifted() -> None:
+    tracker, clock = _tracker()
+    a, b = _group(tracker, "a", "b")
+    _ok(tracker, b)
+    for _ in range(3):
+        _fail(tracker, b)
+    _fail(tracker, a, ErrorKind.AUTH)
+    assert tracker.of(a).state(clock.now()) == "cooldown"
+    uncapped, clock2 = _tracker(max_ejection=1.0)
+    x, y = _group(uncapped, "x", "y")
+    _ok(uncapped, x)
+    _ok(uncapped, y)
+    for d in (x, y):
+        for _ in range(3):
+            _fail(uncapped, d)
+    assert {uncapped.of(d).state(clock2.now()) for d in (x, y)} == {"cooldown"}
+
+
+def test_upstream_limits_sync_the_buckets_and_pause_an_exhausted_deployment() -> None:
+    from switchpoint.types import UpstreamLimits
+
+    tracker, clock = _tracker()
+    d = _deployment("d", rpm=600, tpm=100_000)
+    state = tracker.of(d)
+    assert state.usage is not None and state.usage.requests is not None and state.usage.tokens is not None
+    tracker.observe_limits(state, UpstreamLimits(remaining_requests=42, remaining_tokens=5_000), clock.now())
+    assert state.usage.requests.level(clock.now()) == 42 and state.usage.tokens.level(clock.now()) == 5_000
+    assert state.state(clock.now()) == "healthy"
+    tracker.observe_limits(state, UpstreamLimits(remaining_requests=0, reset_requests=2.5), clock.now())
+    assert state.state(clock.now()) == "rate_limited" and not tracker.available(state, clock.now())
+    assert tracker.describe(state, clock.now())["upstream_limits"]["remaining_requests"] == 0
+    clock.advance(2.6)
+    assert tracker.available(state, clock.now())
+    tracker.observe_limits(state, UpstreamLimits(remaining_tokens=0, reset_tokens=3600), clock.now())
+    assert state.open_until - clock.now() == pytest.approx(60.0)  # capped like Retry-After
+
+
+def test_only_a_deployment_failing_clearly_more_than_its_group_is_cooled_down() -> None:
+    tracker, clock = _tracker()  # outlier_margin 0.3, min_requests 5
+    a, b, c = _group(tracker, "a", "b", "c")
+    for _ in range(4):  # everyone fails half of the time: the provider's fault, not a's
+        for d in (a, b, c):
+            _ok(tracker, d)
+            _fail(tracker, d)
+    for _ in range(3):
+        _fail(tracker, a)  # a's window: 7 of 11 failed (0.64) against the others' 0.5
+    state = tracker.of(a)
+    assert state.state(clock.now()) == "healthy" and state.held >= 1
+    for _ in range(10):
+        _fail(tracker, a)  # now 17 of 21 (0.81): clearly worse than the rest
+    assert state.state(clock.now()) == "cooldown"

@@ -108,6 +108,11 @@ def test_f11_all_down_answers_a_fast_503_without_upstream_attempts(upstream: Fak
             with pytest.raises(SwitchpointError):
                 await h.complete("g1")
             assert h.gateway.counters["panics"] == 0
+        # the cap holds while the group may still be alive (its first 2 s): one of two cooling down
+        assert sorted(h.state(m)["state"] for m in ("m1", "m2")) == ["cooldown", "healthy"]
+        h.clock.advance(2.01)  # everything failing, nothing answered for down_window: the group is down
+        with pytest.raises(SwitchpointError):
+            await h.complete("g1")
         assert {h.state(m)["state"] for m in ("m1", "m2", "m3")} == {"cooldown"}
         before = len(upstream.requests)
         timings = []
@@ -121,14 +126,14 @@ def test_f11_all_down_answers_a_fast_503_without_upstream_attempts(upstream: Fak
         error = caught.value
         last = error.last if isinstance(error, AllAttemptsFailed) else error
         assert isinstance(last, NoHealthyDeployment)
-        assert status_of(error) == 503 and last.retry_after == pytest.approx(30.0)
+        assert status_of(error) == 503 and last.retry_after == pytest.approx(30.0 - 2.01)  # m3 cooled first
         assert h.last.status == 503 and h.last.attempts == []
         assert error_response(error)[0] == 503
 
     drive(scenario, models, reliability={"health": {"cooldown": 30}})
 
 
-def test_f11_panic_routing_while_the_group_answered_recently(upstream: FakeOpenAIUpstream) -> None:
+def test_f11_panic_routing_is_opt_in_and_needs_a_recent_success(upstream: FakeOpenAIUpstream) -> None:
     models = [{"name": "g", "deployments": [dep(upstream, "m1"), dep(upstream, "m2")]}]
 
     async def scenario(h: Harness) -> None:
@@ -136,6 +141,7 @@ def test_f11_panic_routing_while_the_group_answered_recently(upstream: FakeOpenA
         await h.complete("g")
         upstream.script("m1", status=500)
         upstream.script("m2", status=500)
+        h.clock.advance(3)  # longer than down_window without a success
         for _ in range(3):
             with pytest.raises(SwitchpointError):
                 await h.complete("g")
@@ -158,7 +164,39 @@ def test_f11_panic_routing_while_the_group_answered_recently(upstream: FakeOpenA
             await h.complete("g")
         assert len(upstream.requests) == before
 
-    drive(scenario, models)
+    drive(scenario, models, reliability={"health": {"panic_window": 5}})
+
+
+@pytest.mark.parametrize("cap", [0.5, 1.0])
+def test_faults_moving_over_every_deployment_never_cool_the_whole_group(upstream: FakeOpenAIUpstream,
+                                                                        cap: float) -> None:
+    """No panic routing by default (F11): the ejection cap keeps a group whose faults move from
+    deployment to deployment serving; without the cap (1.0) the same faults empty it."""
+    names = ("m1", "m2", "m3")
+    models = [{"name": "g", "deployments": [dep(upstream, m) for m in names]}]
+
+    async def scenario(h: Harness) -> None:
+        for _ in range(3):
+            await h.complete("g")
+        down = 0
+        for block in range(6):  # each deployment in turn fails 4 requests in a row, all within 2 s
+            for model in names:
+                upstream.script(model, status=500, fail_times=4 if names[block % 3] == model else 0)
+            for _ in range(6):
+                try:
+                    await h.complete("g")
+                except SwitchpointError:
+                    down += h.last.attempts == []  # refused at once: every deployment cooling down
+                h.clock.advance(0.05)
+        cooling = [m for m in names if h.state(m)["state"] == "cooldown"]
+        if cap < 1.0:
+            assert down == 0 and len(cooling) <= 1
+            assert sum(h.state(m)["ejections_held"] for m in names) >= 1
+        else:
+            assert down > 0  # every deployment was cooled down at once: fast 503s while it lasted
+        assert h.gateway.counters["panics"] == 0
+
+    drive(scenario, models, reliability={"health": {"max_ejection": cap}})
 
 
 # -- F12: recovery after cooldown -----------------------------------------------------------------
@@ -343,3 +381,41 @@ def test_f18_oversized_answers_are_refused(upstream: FakeOpenAIUpstream) -> None
             await h.complete("g")
 
     drive(scenario, [{"name": "g", "deployments": [dep(upstream, "m1")]}])
+
+
+# -- F1 (upstream view): x-ratelimit-* headers ----------------------------------------------------
+
+
+def test_an_upstream_reporting_no_requests_left_is_skipped_until_its_reset(upstream: FakeOpenAIUpstream) -> None:
+    upstream.script("m1", headers={"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s",
+                                   "x-ratelimit-limit-requests": "500"})
+    models = [{"name": "g", "deployments": [dep(upstream, "m1"), dep(upstream, "m2", weight=0.001)]}]
+
+    async def scenario(h: Harness) -> None:
+        first = await h.complete("g")
+        assert first.deployment.id == "m1"  # weighted first; its answer says nothing is left
+        assert h.state("m1")["state"] == "rate_limited"
+        assert h.state("m1")["upstream_limits"]["limit_requests"] == 500
+        for _ in range(5):
+            served = await h.complete("g")
+            assert served.deployment.id == "m2" and [a.deployment for a in h.last.attempts] == ["m2"]
+        h.clock.advance(1.01)
+        upstream.script("m1", reply="back")
+        assert (await h.complete("g")).deployment.id == "m1"
+
+    drive(scenario, models)
+
+
+def test_a_stream_answer_carries_the_upstream_limits_too(upstream: FakeOpenAIUpstream) -> None:
+    upstream.script("m1", headers={"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "250ms"})
+    models = [{"name": "g", "deployments": [dep(upstream, "m1")]}]
+
+    async def scenario(h: Harness) -> None:
+        stream = await h.gateway.stream(h.request("g", stream=True))
+        async for _ in stream:
+            pass
+        await stream.aclose()
+        assert h.state("m1")["state"] == "rate_limited"
+        assert 0 < h.state("m1")["cooldown_remaining_s"] <= 0.25
+
+    drive(scenario, models)

@@ -72,8 +72,13 @@ def test_f11_everything_down_answers_a_fast_503(upstream: FakeOpenAIUpstream) ->
 
 
 def _all_down(client: httpx.Client, upstream: FakeOpenAIUpstream) -> None:
-    for _ in range(3):
-        assert client.post("/v1/chat/completions", json=HELLO).status_code == 502
+    # Failing requests (502) until the group is judged down: everything failing and nothing
+    # answered for down_window (2 s by default, from start-up for deployments that never answered).
+    give_up = time.monotonic() + 10
+    while (status := client.post("/v1/chat/completions", json=HELLO).status_code) == 502:
+        assert time.monotonic() < give_up
+        time.sleep(0.1)
+    assert status == 503
     before = len(upstream.requests)
     timings = []
     for _ in range(10):
@@ -156,3 +161,16 @@ def test_f9_disconnect_while_waiting_for_the_first_token(upstream: FakeOpenAIUps
         health = gateway.app.gateway.health()
         assert all(d["in_flight"] == 0 for d in health["deployments"]["pair"])
 
+
+
+def test_f1_every_deployment_rate_limited_answers_429_with_the_gateways_view(upstream: FakeOpenAIUpstream) -> None:
+    upstream.script("up-a", status=429, headers={"Retry-After": "120"})
+    upstream.script("up-b", status=429, headers={"Retry-After": "90"})
+    with ServedGateway(_config(upstream)) as gateway, httpx.Client(base_url=gateway.url, timeout=10) as client:
+        response = client.post("/v1/chat/completions", json=HELLO)
+        assert response.status_code == 429
+        assert response.json()["error"]["type"] == "rate_limit_error"
+        wait = int(response.headers["retry-after"])
+        assert wait >= 1
+        assert response.headers["x-ratelimit-remaining-requests"] == "0"
+        assert response.headers["x-ratelimit-reset-requests"] == f"{wait}s"

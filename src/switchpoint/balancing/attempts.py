@@ -297,6 +297,9 @@ class AttemptBook:
         attempt = served.attempt
         latency = now - attempt.started
         self._health.success(served.state, latency, now, attempt.probe, release=not stream)
+        limits = getattr(result.upstream, "limits", None) if stream else result.limits
+        if limits is not None:
+            self._health.observe_limits(served.state, limits, now)
         attempt.status = "ok"
         attempt.latency_ms = latency * 1000
         hedge = self._runtime[served.group.name].policy.hedge

@@ -14,14 +14,23 @@ A 429 with ``Retry-After`` pauses the deployment for that long (capped) without 
 ejection and without a probe. Cooldowns grow ``cooldown × 2**(ejections-1)`` up to ``max_cooldown``;
 the ejection count resets once the deployment has stayed healthy for as long as its last cooldown.
 
-Panic routing: when *every* deployment a request could use is cooling down, the engine still
-tries them (as Envoy's panic mode does) while any of them answered successfully in the last
-``panic_window`` seconds: random faults on every deployment must not turn into a fast 503 for
-everyone. Once none has succeeded for that long the group is treated as down: a 503 at once.
+Ejection cap: outlier detection (failures in a row, failure rate) cools down at most
+``max_ejection`` of a group's deployments at once (at least one), as Envoy's
+``max_ejection_percent`` does, and only a deployment that fails clearly more often than the rest
+of its group (``outlier_margin``), so random faults spread over every deployment never empty the
+group. Past the cap a deployment is cooled down only when the group looks down: every other
+deployment of the group is cooling down or failing too, and none of them answered in the last
+``down_window`` seconds. A group that is really down is then fully cooled, and requests get a
+fast 503 with no upstream attempt (fault F11). Bad keys and failed probes are not capped.
+
+Panic routing (off by default, ``panic_window`` > 0 turns it on): when *every* deployment a
+request could use is cooling down, the engine still tries them while any of them answered in the
+last ``panic_window`` seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable
@@ -31,7 +40,7 @@ from typing import Any
 from switchpoint.balancing.retry import ErrorKind
 from switchpoint.balancing.usage import UsageLimiter
 from switchpoint.clock import Clock, MonotonicClock
-from switchpoint.types import Deployment, ModelGroup
+from switchpoint.types import Deployment, ModelGroup, UpstreamLimits
 
 __all__ = ["DeploymentHealth", "HealthPolicy", "HealthTracker"]
 
@@ -54,7 +63,10 @@ class HealthPolicy:
     retry_after_cap: float = 60.0
     latency_alpha: float = 0.3
     latency_half_life: float = 30.0
-    panic_window: float = 5.0
+    panic_window: float = 0.0
+    max_ejection: float = 0.5
+    outlier_margin: float = 0.3
+    down_window: float = 2.0
     enabled: bool = True
 
 
@@ -63,8 +75,8 @@ class DeploymentHealth:
 
     __slots__ = (
         "consecutive", "ejections", "failures", "healthy_since", "id", "in_flight", "last_error", "last_error_at",
-        "last_success_at", "latency", "latency_at", "open_until", "probe_required", "probing", "successes", "usage",
-        "window_failures", "window_start", "window_total",
+        "held", "last_success_at", "limits", "latency", "latency_at", "open_until", "peer_sets", "probe_required",
+        "probing", "seen_at", "successes", "usage", "window_failures", "window_start", "window_total",
     )  # fmt: skip
 
     def __init__(self, deployment_id: str, usage: UsageLimiter | None = None) -> None:
@@ -80,6 +92,9 @@ class DeploymentHealth:
         self.ejections = 0
         self.healthy_since = 0.0
         self.last_success_at = -math.inf
+        #: When the tracker first saw it: a deployment that never answered is given the benefit
+        #: of the doubt for ``down_window`` seconds after that.
+        self.seen_at = -math.inf
         self.latency = 0.0
         self.latency_at = 0.0
         self.last_error: str | None = None
@@ -87,6 +102,12 @@ class DeploymentHealth:
         self.successes = 0
         self.failures = 0
         self.usage = usage
+        #: The deployments of each group this one belongs to (itself included), for the ejection cap.
+        self.peer_sets: list[tuple[DeploymentHealth, ...]] = []
+        #: Ejections the cap held back (the deployment kept serving).
+        self.held = 0
+        #: The upstream's rate-limit headers on its last answer, when it sends them.
+        self.limits: UpstreamLimits | None = None
 
     def state(self, now: float) -> str:
         if not self.open_until:
@@ -114,6 +135,14 @@ class HealthTracker:
         for deployment in deployments:
             self.of(deployment)
 
+    def register_groups(self, groups: Iterable[ModelGroup]) -> None:
+        """Register every deployment and remember each group's members, for the ejection cap."""
+        for group in groups:
+            members = tuple(dict.fromkeys(self.of(d) for d in group.deployments))
+            if len(members) > 1:
+                for state in members:
+                    state.peer_sets.append(members)
+
     def of(self, deployment: Deployment) -> DeploymentHealth:
         """The state of a deployment; the same upstream listed in two groups shares one state."""
         state = self._by_object.get(id(deployment))
@@ -125,6 +154,7 @@ class HealthTracker:
             usage = UsageLimiter(deployment.rpm, deployment.tpm, self.clock.now()) if (
                 deployment.rpm or deployment.tpm) else None
             state = self._by_key[key] = DeploymentHealth(deployment.id, usage)
+            state.seen_at = self.clock.now()
         self._by_object[id(deployment)] = state
         self._keep.append(deployment)
         return state
@@ -215,12 +245,73 @@ class HealthTracker:
         state.consecutive += 1
         self._count(state, now, failed=True)
         if state.consecutive >= policy.consecutive_failures:
-            self._eject(state, now, f"{state.consecutive} consecutive failures ({kind})")
+            why = f"{state.consecutive} consecutive failures ({kind})"
         elif (
             state.window_total >= policy.min_requests
             and state.window_failures / state.window_total > policy.failure_rate
         ):
-            self._eject(state, now, f"{state.window_failures}/{state.window_total} failures in the window")
+            why = f"{state.window_failures}/{state.window_total} failures in the window"
+        else:
+            return
+        if self._capped(state, now):
+            state.held += 1
+            return
+        self._eject(state, now, why)
+
+    def _capped(self, state: DeploymentHealth, now: float) -> bool:
+        """Whether to keep ``state`` serving although its own failures would cool it down: in one
+        of its groups that still looks alive, ejecting it would cool down more than
+        ``max_ejection`` of the group, or it fails no more often than the rest of the group (its
+        window failure rate is within ``outlier_margin`` of theirs: the faults are the provider's,
+        not this deployment's). A group looks down when every other deployment is cooling down or
+        failing and none answered in the last ``down_window`` seconds (one that never answered
+        counts from when the gateway started: a group is never judged down in its first seconds)."""
+        policy = self.policy
+        if policy.max_ejection >= 1.0 and policy.outlier_margin >= 1.0:
+            return False
+        recent = now - policy.down_window
+        for peers in state.peer_sets:
+            cooling = total = failures = 0
+            alive = False
+            for peer in peers:
+                if peer is state:
+                    continue
+                if peer.probe_required:
+                    cooling += 1
+                else:
+                    total += peer.window_total
+                    failures += peer.window_failures
+                if max(peer.last_success_at, peer.seen_at) >= recent or not (peer.probe_required or peer.consecutive):
+                    alive = True
+            if not alive:
+                continue  # the group is down: nothing to keep serving for
+            if cooling + 1 > max(1, int(policy.max_ejection * len(peers))):
+                return True
+            if total >= policy.min_requests and state.window_total:
+                if state.window_failures / state.window_total - failures / total < policy.outlier_margin:
+                    return True
+        return False
+
+    def observe_limits(self, state: DeploymentHealth, limits: UpstreamLimits, now: float) -> None:
+        """The upstream's rate-limit headers on an answer: the deployment's request and token
+        buckets (when rpm/tpm are configured) take the upstream's count of what is left, and a
+        deployment with nothing left pauses until its reset (capped like ``Retry-After``) instead
+        of collecting 429s."""
+        state.limits = limits
+        usage = state.usage
+        if usage is not None:
+            if usage.requests is not None and limits.remaining_requests is not None:
+                usage.requests.sync(limits.remaining_requests, now)
+            if usage.tokens is not None and limits.remaining_tokens is not None:
+                usage.tokens.sync(limits.remaining_tokens, now)
+        wait = 0.0
+        if limits.remaining_requests == 0 and limits.reset_requests:
+            wait = limits.reset_requests
+        if limits.remaining_tokens == 0 and limits.reset_tokens:
+            wait = max(wait, limits.reset_tokens)
+        if wait > 0 and self.policy.enabled and not state.probe_required:
+            self._pause(state, max(state.open_until, now + min(wait, self.policy.retry_after_cap)))
+            logger.info("deployment %s has no rate limit left upstream; paused for %.3gs", state.id, wait)
 
     def checked(self, state: DeploymentHealth, kind: str | None, now: float) -> None:
         """The result of an active health check (``kind`` None: it passed)."""
@@ -316,6 +407,7 @@ class HealthTracker:
             "cooldown_remaining_s": round(max(0.0, state.open_until - now), 3) if state.open_until else 0.0,
             "ejections": state.ejections,
             "consecutive_failures": state.consecutive,
+            "ejections_held": state.held,
             "window_requests": state.window_total,
             "window_failures": state.window_failures,
             "in_flight": state.in_flight,
@@ -325,6 +417,7 @@ class HealthTracker:
             "last_error": state.last_error,
             "last_error_age_s": round(now - state.last_error_at, 3) if state.last_error_at is not None else None,
             "usage": state.usage.snapshot(now) if state.usage is not None else None,
+            "upstream_limits": _limits(state.limits),
         }
 
     def snapshot(self, groups: Iterable[ModelGroup]) -> dict[str, Any]:
@@ -333,3 +426,9 @@ class HealthTracker:
             group.name: [{**self.describe(self.of(d), now), "provider": d.provider} for d in group.deployments]
             for group in groups
         }
+
+
+def _limits(limits: UpstreamLimits | None) -> dict[str, Any] | None:
+    if limits is None:
+        return None
+    return dataclasses.asdict(limits)

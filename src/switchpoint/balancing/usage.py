@@ -32,6 +32,11 @@ class TokenBucket:
     def take(self, amount: float, now: float) -> None:
         self._level = self.level(now) - amount
 
+    def sync(self, remaining: float, now: float) -> None:
+        """Take the upstream's own count of what is left (its ``x-ratelimit-remaining-*``)."""
+        self._level = min(self.capacity, remaining)
+        self._at = now
+
     def wait_for(self, amount: float, now: float) -> float:
         """Seconds until ``amount`` is available."""
         missing = amount - self.level(now)

@@ -90,7 +90,8 @@ def build_resilience(
         HealthPolicy(
             consecutive_failures=h.consecutive_failures, failure_rate=h.failure_rate, min_requests=h.min_requests,
             window=h.window, cooldown=h.cooldown, max_cooldown=h.max_cooldown, auth_cooldown=h.auth_cooldown,
-            retry_after_cap=r.retry_after_cap, panic_window=h.panic_window, enabled=h.enabled,
+            retry_after_cap=r.retry_after_cap, panic_window=h.panic_window, max_ejection=h.max_ejection,
+            outlier_margin=h.outlier_margin, down_window=h.down_window, enabled=h.enabled,
         ),
         clock,
     )  # fmt: skip

@@ -97,8 +97,14 @@ class HealthConfig(StrictModel):
     cooldown: float = Field(default=5.0, gt=0, description="first cooldown, seconds; doubles at each ejection")
     max_cooldown: float = Field(default=300.0, gt=0, description="cap of the growing cooldown, seconds")
     auth_cooldown: float = Field(default=600.0, gt=0, description="cooldown after the upstream rejects the key")
-    panic_window: float = Field(default=5.0, ge=0, description="all cooling: keep trying while one succeeded "
-                                "this recently (seconds; 0 = answer 503 at once)")
+    max_ejection: float = Field(default=0.5, gt=0, le=1, description="share of a group's deployments outlier "
+                                "detection may cool down at once (at least one); more only when the group is down")
+    outlier_margin: float = Field(default=0.3, gt=0, le=1, description="cool a deployment of a multi-deployment "
+                                  "group down only if its failure rate exceeds the rest of the group's by this much")
+    down_window: float = Field(default=2.0, gt=0, description="seconds without any success in a group (and every "
+                               "deployment failing) after which the ejection cap no longer holds: the group is down")
+    panic_window: float = Field(default=0.0, ge=0, description="all cooling: keep trying while one succeeded "
+                                "this recently (seconds; 0, the default = answer 503 at once)")
 
 
 class ActiveChecksConfig(StrictModel):

@@ -32,6 +32,7 @@ from switchpoint.errors import (
 )
 from switchpoint.providers.http import ClientPool, UpstreamStream, read_capped, transport_boundary
 from switchpoint.providers.native import NativeUpstream
+from switchpoint.providers.ratelimits import parse_openai_limits
 from switchpoint.providers.sse import event_data
 from switchpoint.types import ChatRequest, ChatResponse, Deployment, Usage
 
@@ -65,6 +66,7 @@ class OpenAICompatProvider:
                 raw = await read_capped(resp, deployment)
                 if resp.status != 200:
                     raise _status_error(deployment, resp.status, raw, resp.headers.get("Retry-After"))
+                limits = parse_openai_limits(resp.headers)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -79,7 +81,9 @@ class OpenAICompatProvider:
             )
         choices = data["choices"]
         finish = choices[0].get("finish_reason") if choices and isinstance(choices[0], dict) else None
-        return ChatResponse(body=data, usage=Usage.from_openai(data.get("usage")), raw=raw, finish_reason=finish)
+        return ChatResponse(
+            body=data, usage=Usage.from_openai(data.get("usage")), raw=raw, finish_reason=finish, limits=limits
+        )
 
     async def stream(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> OpenAIStream:
         body = self._body(request, deployment, upstream_model, stream=True)
@@ -189,6 +193,7 @@ class OpenAIStream(UpstreamStream):
     ) -> None:
         super().__init__(resp, deployment, first_deadline)
         self._hide_usage = hide_usage
+        self.limits = parse_openai_limits(resp.headers)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._relay()

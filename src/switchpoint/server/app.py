@@ -154,6 +154,8 @@ class SwitchpointApp:
         wait = retry_after(exc) if status in (429, 503) else None
         if wait is not None:
             extra.append((b"retry-after", wait))
+            if status == 429:  # the gateway's own view, in OpenAI's names: nothing left until the wait is over
+                extra += [(b"x-ratelimit-remaining-requests", b"0"), (b"x-ratelimit-reset-requests", wait + b"s")]
         try:
             await send_bytes(send, status, body, [*headers, *extra], JSON)
         except Exception:  # the response had already started, or the client is gone
