@@ -45,7 +45,7 @@ def rules() -> RulesPolicy:
         compile_rule("features.task_type.label == 'coding'", "coder"),
         compile_rule("'premium' in tags or metadata.tier == 'gold'", "best"),
         compile_rule("request.temperature != null and request.temperature > 1", "creative"),
-        compile_rule("headers.x_team == 'search' and model == 'auto'", "search"),
+        compile_rule("headers.x-team == 'search' and model == 'auto'", "search"),
     ])
 
 
@@ -66,7 +66,7 @@ def test_rules_first_match_wins_with_reason_and_candidates() -> None:
     ({"metadata": {"tier": "gold"}}, "best"),
     ({"temperature": 1.5}, "creative"),
     ({"temperature": 0.5}, None),
-    ({"headers": {"X_Team": "search"}}, "search"),
+    ({"headers": {"X-Team": "search"}}, "search"),
     ({}, None),
 ])
 def test_rules_read_request_fields_metadata_tags_and_headers(kwargs: dict[str, Any], group: str | None) -> None:

@@ -163,12 +163,12 @@ def test_rules_read_headers_but_never_credentials(upstream: FakeOpenAIUpstream) 
     config = routed_config(upstream, server={"master_key": "mk-test-0123456789"})
     config["routers"]["auto"]["policies"] = [{"kind": "rules", "rules": [
         {"when": "headers.authorization != null", "to": "premium"},
-        {"when": "headers.x_team == 'search'", "to": "coder"},
+        {"when": "headers.x-team == 'search'", "to": "coder"},
     ]}]
     with ServedGateway(config) as gateway:
         client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="mk-test-0123456789", max_retries=0)
         raw = client.chat.completions.with_raw_response.create(
-            model="auto", messages=[{"role": "user", "content": CHAT}], extra_headers={"x_team": "search"})
+            model="auto", messages=[{"role": "user", "content": CHAT}], extra_headers={"x-team": "search"})
         assert raw.headers["x-switchpoint-model"] == "coder"
         record = gateway.sink.records[-1]
         assert "mk-test" not in orjson.dumps(record.routing).decode()

@@ -9,7 +9,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from switchpoint.analysis.config import AnalysisConfig
 from switchpoint.providers.registry import PROVIDER_KINDS
-from switchpoint.routing._expr_shim import ExpressionError
+from switchpoint.routing.expr import ExpressionError
 from switchpoint.routing.rules import compile_rule
 
 __all__ = [
@@ -244,7 +244,7 @@ def _check_condition(value: str | None) -> str | None:
         try:
             compile_rule(value, "-")
         except ExpressionError as exc:
-            raise ValueError(f"invalid condition at column {exc.column} of '{value}': {exc}") from None
+            raise ValueError(f"invalid condition: {exc}") from None
     return value
 
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from switchpoint.analysis import AnalysisConfig, AnalysisPipeline, Artifacts, RequestFeatures, build_pipeline
-from switchpoint.routing._expr_shim import Condition
 from switchpoint.routing.decision import Candidate, RouteDecision
+from switchpoint.routing.expr import Condition
 from switchpoint.routing.learned_policy import estimate_cost, expected_output_tokens
 from switchpoint.routing.protocol import RouteContext, RoutingPolicy
 from switchpoint.types import ChatRequest, Price

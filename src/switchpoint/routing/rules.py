@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from switchpoint.routing._expr_shim import Condition, compile_condition
 from switchpoint.routing.decision import Candidate, RouteDecision
+from switchpoint.routing.expr import Condition, compile_condition
 from switchpoint.routing.protocol import CONDITION_ROOTS, RouteContext
 
 __all__ = ["Rule", "RulesPolicy", "compile_rule"]
