@@ -184,3 +184,26 @@ def test_request_log_stores_the_decision(upstream: FakeOpenAIUpstream, tmp_path:
     routing = orjson.loads(text)
     assert routing["router"] == "auto" and routing["chosen"] == "private"
     assert routing["features"]["pii"]["found"] is True
+
+
+def test_analysis_loads_at_start_up_only_when_a_router_needs_it(upstream: FakeOpenAIUpstream) -> None:
+    with ServedGateway(routed_config(upstream)) as gateway:
+        assert gateway.app.gateway.routing.analysis.loaded  # before any request: loaded by the lifespan start
+    tags_only = routed_config(upstream)
+    tags_only["routers"]["auto"] = {"default": "general", "policies": [
+        {"kind": "rules", "rules": [{"when": "'vip' in tags", "to": "premium"}]}]}
+    with ServedGateway(tags_only) as gateway:
+        raw = _client(gateway).chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": PII}], extra_headers={"x-switchpoint-tags": "vip"})
+        assert raw.headers["x-switchpoint-model"] == "premium"
+        assert not gateway.app.gateway.routing.analysis.loaded  # no policy reads the features
+        assert gateway.sink.records[-1].routing["features"] is None
+
+
+def test_sdk_routes_in_process(upstream: FakeOpenAIUpstream) -> None:
+    from switchpoint import SyncRouter
+
+    with SyncRouter(routed_config(upstream)) as router:
+        reply = router.chat(model="auto", messages=[{"role": "user", "content": CODING}])
+        assert reply["choices"][0]["message"]["content"]
+        assert [r.body["model"] for r in upstream.requests] == ["up-coder"]
