@@ -3,13 +3,15 @@
 This is the only orchestration code. The HTTP server and the SDK both call :class:`Gateway`;
 neither holds any logic of its own about models, providers or records.
 
-One request, in order: resolve the group → drop deployments that lack a needed capability, whose
-context window is too small (estimated before the call) or that are cooling down → the group's
-balancer orders the rest → attempts, switching deployment at once after a retryable failure and
-backing off (full jitter, or ``Retry-After``) only when retrying the same one, every retry paid
-from the group's retry budget → when the group is exhausted, its fallback group for that class of
-error → for a non-streamed answer, the cascade (escalate on low confidence). One total deadline
-covers all of it. The policies live in ``switchpoint.balancing``.
+One request, in order: when the client named a router (``model: "auto"``), analyse the request and
+let the router choose a model group (``switchpoint.routing``) → resolve the group → drop
+deployments that lack a needed capability, whose context window is too small (estimated before
+the call) or that are cooling down → the group's balancer orders the rest → attempts, switching
+deployment at once after a retryable failure and backing off (full jitter, or ``Retry-After``)
+only when retrying the same one, every retry paid from the group's retry budget → when the group
+is exhausted, its fallback group for that class of error → for a non-streamed answer, the cascade
+(escalate on low confidence). One total deadline covers all of it. The policies live in
+``switchpoint.balancing``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from switchpoint.errors import (
     UnsupportedCapability,
 )
 from switchpoint.protocols import Balancer, EventSink, Provider
+from switchpoint.routing.router import Routing
 from switchpoint.storage.records import RequestRecord
 from switchpoint.streaming import StreamingCompletion
 from switchpoint.types import ChatRequest, ChatResponse, Deployment, ModelGroup
@@ -104,8 +107,11 @@ class Gateway:
         sleep: Sleep | None = None,
         rng: random.Random | None = None,
         checks: ActiveHealthChecker | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self._groups = {g.name: g for g in groups if not g.is_wildcard}
+        self.routing = routing or Routing()
+        self._routers = self.routing.routers
         # Longest prefix first, so "openai/gpt-*" wins over "openai/*" and "*" comes last.
         self._wildcards = sorted((g for g in groups if g.is_wildcard), key=lambda g: -len(g.name))
         self._adapters = dict(adapters)
@@ -152,8 +158,27 @@ class Gateway:
             prefix = wildcard.name[:-1]
             if model.startswith(prefix) and len(model) > len(prefix):
                 return wildcard, model[len(prefix) :]
-        names = [g.name for g in self.groups]
+        names = [g.name for g in self.groups] + list(self._routers)
         raise UnknownModel(model, difflib.get_close_matches(model, names, n=3, cutoff=0.5))
+
+    def is_router(self, model: str) -> bool:
+        return model in self._routers
+
+    def deployments_for(self, model: str) -> tuple[Deployment, ...]:
+        """Every deployment that may serve ``model``: its group's, or for a router, those of every
+        group the router may choose."""
+        router = self._routers.get(model)
+        if router is None:
+            return self.resolve(model)[0].deployments
+        return tuple(d for name in router.targets for d in self.resolve(name)[0].deployments)
+
+    async def _route(
+        self, request: ChatRequest, headers: Mapping[str, str] | None
+    ) -> tuple[ModelGroup, str | None, dict[str, Any]]:
+        """The group a router chose, what a wildcard matched, and the record's ``routing``."""
+        decision, features = await self.routing.decide(self._routers[request.model], request, headers)
+        group, matched = self.resolve(decision.group)
+        return group, matched, {**decision.to_dict(), "features": features.to_dict() if features else None}
 
     def _new_record(self, request: ChatRequest, group: ModelGroup) -> RequestRecord:
         user = request.body.get("user")
@@ -169,9 +194,16 @@ class Gateway:
 
     # -- calls ------------------------------------------------------------------------------
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        group, matched = self.resolve(request.model)
-        record = self._new_record(request, group)
+    async def complete(self, request: ChatRequest, *, headers: Mapping[str, str] | None = None) -> Completion:
+        """Serve a non-streamed request. ``headers`` (request headers, for routers' rules) are read
+        only when ``request.model`` names a router."""
+        if request.model in self._routers:
+            group, matched, routing = await self._route(request, headers)
+            record = self._new_record(request, group)
+            record.routing = routing
+        else:
+            group, matched = self.resolve(request.model)
+            record = self._new_record(request, group)
         start = self.clock.now()
         run = Run(request, record, start, start + group.total_timeout)
         try:
@@ -208,10 +240,17 @@ class Gateway:
         self.sink.emit(record)
         raise error
 
-    async def stream(self, request: ChatRequest) -> StreamingCompletion:
+    async def stream(
+        self, request: ChatRequest, *, headers: Mapping[str, str] | None = None
+    ) -> StreamingCompletion:
         """Open a stream, failing over until one deployment has produced its first events."""
-        group, matched = self.resolve(request.model)
-        record = self._new_record(request, group)
+        if request.model in self._routers:
+            group, matched, routing = await self._route(request, headers)
+            record = self._new_record(request, group)
+            record.routing = routing
+        else:
+            group, matched = self.resolve(request.model)
+            record = self._new_record(request, group)
         start = self.clock.now()
         run = Run(request, record, start, start + group.total_timeout)
         try:
@@ -468,7 +507,9 @@ class Gateway:
         }
 
     async def start(self) -> None:
-        """Start background work (active health checks, managed upstreams such as the local model)."""
+        """Start background work (active health checks, managed upstreams such as the local model) and
+        load what the routers need (the analysis models, in a worker thread)."""
+        await self.routing.start()
         for adapter in {id(a): a for a in self._adapters.values()}.values():
             start = getattr(adapter, "start", None)
             if start is not None:
@@ -481,6 +522,7 @@ class Gateway:
             await self._checks.aclose()
         for adapter in {id(a): a for a in self._adapters.values()}.values():
             await adapter.aclose()
+        self.routing.close()
         await self.sink.aclose()
 
 

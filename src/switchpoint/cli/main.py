@@ -1,4 +1,4 @@
-"""``switchpoint serve | config check | stats | --version``."""
+"""``switchpoint serve | config check | stats | routes | --version``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     from switchpoint.cli import stats
 
     stats.add_parser(commands)
+    from switchpoint.cli import routes
+
+    routes.add_parser(commands)
     return parser
 
 
@@ -48,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from switchpoint.cli import stats
 
         return stats.run(args)
+    if args.command == "routes":
+        from switchpoint.cli import routes
+
+        return routes.run(args)
     parser.print_help()
     return 2
 

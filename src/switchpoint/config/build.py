@@ -14,21 +14,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from switchpoint.analysis import AnalysisConfig, Artifacts
 from switchpoint.balancing.checks import ActiveHealthChecker, CheckSettings
 from switchpoint.balancing.health import HealthPolicy, HealthTracker
 from switchpoint.balancing.policy import CascadePolicy, Fallbacks, GroupPolicy, HedgePolicy, Verifier
 from switchpoint.balancing.retry import RetryPolicy
 from switchpoint.balancing.strategies import GroupBalancer, WeightedRandomBalancer, make_balancer
 from switchpoint.clock import Clock, MonotonicClock
-from switchpoint.config.schema import DeploymentConfig, GatewayConfig, ModelGroupConfig, TimeoutsConfig
+from switchpoint.config.schema import (
+    DeploymentConfig,
+    GatewayConfig,
+    ModelGroupConfig,
+    PolicyConfig,
+    RouterConfig,
+    TimeoutsConfig,
+)
 from switchpoint.engine import Gateway
 from switchpoint.errors import ConfigError
 from switchpoint.protocols import Balancer, EventSink, Provider
 from switchpoint.providers.registry import PROVIDER_KINDS, create_adapter
+from switchpoint.routing.cascade import CascadePolicy as CascadeRouting
+from switchpoint.routing.learned_policy import LearnedCandidate, LearnedPolicy, decision_rule, learned_api
+from switchpoint.routing.protocol import RoutingPolicy
+from switchpoint.routing.router import Gated, Router, Routing, SharedAnalysis
+from switchpoint.routing.rules import RulesPolicy, compile_rule, uses_features
+from switchpoint.routing.semantic import SemanticPolicy, SemanticRoute
 from switchpoint.storage.sinks import NullSink
 from switchpoint.types import Capabilities, Deployment, ModelGroup, Price, Timeouts
 
-__all__ = ["Resilience", "build_gateway", "build_groups", "build_resilience"]
+__all__ = ["Resilience", "build_gateway", "build_groups", "build_resilience", "build_routing"]
 
 
 def build_groups(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> list[ModelGroup]:
@@ -62,7 +76,160 @@ def build_gateway(
                 prepare(deployment)
     clock = clock or MonotonicClock()
     resilience = build_resilience(config, groups, clock)
-    return Gateway(groups, adapters, resilience.balancer, sink or NullSink(), clock, **resilience.gateway_options())
+    routing = build_routing(config, groups)
+    return Gateway(groups, adapters, resilience.balancer, sink or NullSink(), clock, routing=routing,
+                   **resilience.gateway_options())
+
+
+# -- routers: rules, semantic routes, learned policies, cascades (docs/routing.md) -------------
+
+
+def build_routing(config: GatewayConfig, groups: list[ModelGroup]) -> Routing:
+    """The gateway's routers and the analysis pipeline they share with ``POST /v1/route``.
+
+    Nothing heavy happens here: the analysis artifacts, the semantic routes' embeddings and the
+    predictors load in a worker thread when the gateway starts (``Gateway.start``), or on first use.
+    """
+    analysis = SharedAnalysis(AnalysisConfig.from_mapping(config.analysis))
+    problems: list[str] = []
+    routers = [_router(name, rc, config, groups, analysis, problems) for name, rc in config.routers.items()]
+    if problems:
+        raise ConfigError("\n".join(problems), problems)
+    return Routing(routers, analysis)
+
+
+def _resolve_group(name: str, groups: list[ModelGroup]) -> ModelGroup | None:
+    for group in groups:
+        if group.name == name:
+            return group
+    for group in sorted((g for g in groups if g.is_wildcard), key=lambda g: -len(g.name)):
+        if name.startswith(group.name[:-1]) and len(name) > len(group.name) - 1:
+            return group
+    return None
+
+
+def _cheapest(group: ModelGroup) -> Price:
+    return min((d.price for d in group.deployments), key=lambda p: p.input + p.output, default=Price())
+
+
+def _router(
+    name: str, rc: RouterConfig, config: GatewayConfig, groups: list[ModelGroup], analysis: SharedAnalysis,
+    problems: list[str],
+) -> Router:
+    def build(section: str, specs: list[PolicyConfig]) -> list[RoutingPolicy]:
+        return [_routing_policy(p, f"routers.{name}.{section}[{i}]", rc, config, groups, analysis, problems)
+                for i, p in enumerate(specs)]
+
+    policies, shadow = build("policies", rc.policies), build("shadow", rc.shadow)
+    targets = [target for p in (*rc.policies, *rc.shadow) for _, target in p.targets()]
+    chains = [g for p in (*rc.policies, *rc.shadow) if p.start for g, _ in _cascade_chain(p.start, config)]
+    prices = {}
+    for target in {rc.default, *targets, *chains}:
+        group = _resolve_group(target, groups)
+        if group is not None:
+            prices[target] = _cheapest(group)
+    needs_artifacts = any(p.kind in ("semantic", "learned") for p in (*rc.policies, *rc.shadow))
+    return Router(name, policies, rc.default, shadow=shadow, prices=prices, output_tokens=rc.output_tokens,
+                  targets=[*targets, *chains], needs_artifacts=needs_artifacts)
+
+
+def _cascade_chain(start: str, config: GatewayConfig) -> list[tuple[str, float | None]]:
+    by_name = {g.name: g for g in config.models}
+    chain: list[tuple[str, float | None]] = []
+    current: str | None = start
+    while current is not None and current not in {g for g, _ in chain}:
+        cascade = by_name[current].cascade if current in by_name else None
+        chain.append((current, cascade.threshold if cascade else None))
+        current = cascade.next if cascade else None
+    return chain
+
+
+def _routing_policy(
+    spec: PolicyConfig, where: str, rc: RouterConfig, config: GatewayConfig, groups: list[ModelGroup],
+    analysis: SharedAnalysis, problems: list[str],
+) -> RoutingPolicy:
+    name = spec.name or spec.kind
+    policy: RoutingPolicy
+    if spec.kind == "rules":
+        policy = RulesPolicy(name, [compile_rule(r.when, r.to, r.reason) for r in spec.rules or ()])
+    elif spec.kind == "semantic":
+        default = spec.threshold if spec.threshold is not None else 0.5
+        routes = [SemanticRoute(route_name, r.to, tuple(e for e in r.examples if e.strip()),
+                                r.threshold if r.threshold is not None else default)
+                  for route_name, r in (spec.routes or {}).items()]
+        semantic = SemanticPolicy(name, routes)
+        analysis.on_load.append(lambda artifacts: semantic.bind(artifacts.embedder))
+        policy = semantic
+    elif spec.kind == "cascade":
+        policy = CascadeRouting(name, _cascade_chain(spec.start or "", config))
+    else:  # learned; on a problem (reported, the build fails) a placeholder keeps the types simple
+        learned = _learned_policy(spec, name, where, rc, groups, analysis, problems)
+        policy = learned if learned is not None else CascadeRouting(name, [(rc.default, None)])
+    if spec.when is not None:
+        condition = compile_rule(spec.when, "-").condition
+        policy = Gated(policy, condition, uses_features([condition]))
+    return policy
+
+
+def _learned_policy(
+    spec: PolicyConfig, name: str, where: str, rc: RouterConfig, groups: list[ModelGroup], analysis: SharedAnalysis,
+    problems: list[str],
+) -> LearnedPolicy | None:
+    assert spec.objective is not None and spec.candidates is not None
+    try:
+        learned, choose, calibrate = learned_api()
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    candidates = []
+    for group_name, c in spec.candidates.items():
+        group = _resolve_group(group_name, groups)
+        candidates.append(LearnedCandidate(group_name, c.profile or group_name,
+                                           _cheapest(group) if group else Price(), c.latency))
+    goal = spec.objective.values()
+    objective: dict[str, float] = {}
+    if goal["max_cost_per_1k"] is not None or goal["max_latency"] is not None:
+        if goal["max_cost_per_1k"] is not None:
+            objective["max_cost"] = goal["max_cost_per_1k"] / 1000
+        if goal["max_latency"] is not None:
+            objective["max_latency"] = goal["max_latency"]
+    else:
+        key = next(k for k, v in goal.items() if v is not None)
+        value = goal[key]
+        assert value is not None
+        objective = {"threshold": 0.0} if key == "strong_share" else {key: value}
+    shown = {k: v for k, v in goal.items() if v is not None}
+    policy = LearnedPolicy(name, candidates, decision_rule(objective, choose), objective=shown,
+                           output_tokens=spec.output_tokens or rc.output_tokens)
+    artifact, share, calibration = spec.artifact or "default", goal["strong_share"], spec.calibration
+
+    def load(artifacts: Artifacts) -> None:  # in the analysis loader's worker thread
+        predictor = learned.load_predictor(artifact)
+        if share is not None and calibration is not None:
+            threshold = _calibrate_share(predictor, policy, calibration, share, calibrate)
+            policy.rule = decision_rule({"threshold": threshold}, choose)
+            policy.objective = {**shown, "threshold": round(threshold, 6)}
+        policy.predictor = predictor
+
+    analysis.on_load.append(load)
+    return policy
+
+
+def _calibrate_share(predictor: Any, policy: LearnedPolicy, path: str, share: float, calibrate: Any) -> float:
+    """The strong/weak threshold that sends ``share`` of the calibration prompts to the strong
+    candidate; the score is q̂(strong) − q̂(weak)."""
+    import orjson
+
+    strong, weak = policy.candidates[0].profile, policy.candidates[1].profile
+    scores = []
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            if line.strip():
+                item = orjson.loads(line)
+                text = item.get("prompt") or item.get("text") if isinstance(item, dict) else str(item)
+                q = predictor.predict(str(text), [strong, weak])
+                scores.append(q[strong] - q[weak])
+    return float(calibrate.calibrate_threshold(scores, share))
 
 
 # -- resilience: balancing, health, retries, fallbacks, cascade, hedging -----------------------

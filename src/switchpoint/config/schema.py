@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from switchpoint.analysis.config import AnalysisConfig
 from switchpoint.providers.registry import PROVIDER_KINDS
+from switchpoint.routing.expr import ExpressionError
+from switchpoint.routing.rules import compile_rule
 
 __all__ = [
     "ActiveChecksConfig",
@@ -19,8 +22,10 @@ __all__ = [
     "HealthConfig",
     "HedgeConfig",
     "ModelGroupConfig",
+    "PolicyConfig",
     "ReliabilityConfig",
     "RetryConfig",
+    "RouterConfig",
     "ServerConfig",
     "TimeoutsConfig",
 ]
@@ -235,6 +240,149 @@ class LogsConfig(StrictModel):
         return value
 
 
+# -- routers (docs/routing.md) -------------------------------------------------------------------
+
+PolicyKind = Literal["rules", "semantic", "learned", "cascade"]
+
+
+def _check_condition(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            compile_rule(value, "-")
+        except ExpressionError as exc:
+            raise ValueError(f"invalid condition: {exc}") from None
+    return value
+
+
+class RuleConfig(StrictModel):
+    """``when`` (a condition, docs/routing.md) → ``to`` (a model group)."""
+
+    when: str = Field(min_length=1)
+    to: str = Field(min_length=1)
+    reason: str | None = Field(default=None, description="short reason shown in x-switchpoint-reason")
+
+    _condition = field_validator("when")(_check_condition)
+
+
+class SemanticRouteConfig(StrictModel):
+    to: str = Field(min_length=1, description="the model group this route sends to")
+    examples: list[str] = Field(default_factory=list, description="example utterances")
+    threshold: float | None = Field(default=None, gt=0, le=1, description="cosine similarity needed to match")
+
+    @field_validator("examples")
+    @classmethod
+    def _some_examples(cls, value: list[str]) -> list[str]:
+        if not [v for v in value if v.strip()]:
+            raise ValueError("a semantic route needs at least one example utterance")
+        return value
+
+
+class LearnedCandidateConfig(StrictModel):
+    profile: str | None = Field(default=None, description="model name known to the predictor (default: the group)")
+    latency: float | None = Field(default=None, gt=0, description="expected latency, seconds (for max_latency)")
+
+
+class ObjectiveConfig(StrictModel):
+    threshold: float | None = Field(default=None, description="two candidates: strong when the score reaches it")
+    strong_share: float | None = Field(default=None, gt=0, lt=1, description="calibrate the threshold to this share")
+    quality_floor: float | None = Field(default=None, ge=0, le=1)
+    lambda_: float | None = Field(default=None, ge=0, alias="lambda")
+    max_cost_per_1k: float | None = Field(default=None, gt=0, description="USD per 1000 requests, capped per request")
+    max_latency: float | None = Field(default=None, gt=0, description="seconds")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_objective(self) -> ObjectiveConfig:
+        given = [k for k, v in self.values().items() if v is not None]
+        if len(given) != 1 and set(given) != {"max_cost_per_1k", "max_latency"}:
+            raise ValueError("give exactly one of threshold, strong_share, quality_floor, lambda, max_cost_per_1k "
+                             "(max_latency may go with max_cost_per_1k)")
+        return self
+
+    def values(self) -> dict[str, float | None]:
+        return {"threshold": self.threshold, "strong_share": self.strong_share, "quality_floor": self.quality_floor,
+                "lambda": self.lambda_, "max_cost_per_1k": self.max_cost_per_1k, "max_latency": self.max_latency}
+
+
+_POLICY_FIELDS: dict[str, tuple[set[str], set[str]]] = {  # kind -> (required, allowed)
+    "rules": ({"rules"}, {"rules"}),
+    "semantic": ({"routes"}, {"routes", "threshold"}),
+    "learned": ({"candidates", "objective"}, {"candidates", "objective", "artifact", "calibration", "output_tokens"}),
+    "cascade": ({"start"}, {"start"}),
+}
+
+
+class PolicyConfig(StrictModel):
+    """One routing policy. ``kind`` says which of the other keys apply (docs/routing.md)."""
+
+    kind: PolicyKind
+    name: str | None = Field(default=None, min_length=1, description="default: the kind")
+    when: str | None = Field(default=None, description="consult this policy only when the condition holds")
+    # rules
+    rules: list[RuleConfig] | None = Field(default=None, min_length=1)
+    # semantic
+    routes: dict[str, SemanticRouteConfig] | None = Field(default=None, min_length=1)
+    threshold: float | None = Field(default=None, gt=0, le=1, description="semantic: default route threshold")
+    # learned
+    artifact: str | None = Field(default=None, description="'default' (shipped) or a path written by train")
+    candidates: dict[str, LearnedCandidateConfig] | None = None
+    objective: ObjectiveConfig | None = None
+    calibration: str | None = Field(default=None, description="JSONL of prompts to calibrate strong_share on")
+    output_tokens: int | None = Field(default=None, gt=0, description="expected output when max_tokens is not given")
+    # cascade
+    start: str | None = Field(default=None, description="the model group where the cascade chain starts")
+
+    _condition = field_validator("when")(_check_condition)
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> PolicyConfig:
+        required, allowed = _POLICY_FIELDS[self.kind]
+        given = {name for name in ("rules", "routes", "threshold", "artifact", "candidates", "objective",
+                                   "calibration", "output_tokens", "start") if getattr(self, name) is not None}
+        missing = sorted(required - given)
+        if missing:
+            raise ValueError(f"a {self.kind} policy needs {', '.join(missing)}")
+        extra = sorted(given - allowed)
+        if extra:
+            raise ValueError(f"not for a {self.kind} policy: {', '.join(extra)}")
+        if self.kind == "learned" and self.candidates is not None and len(self.candidates) < 2:
+            raise ValueError("a learned policy needs at least two candidates")
+        objective = self.objective
+        if objective is not None and (objective.threshold is not None or objective.strong_share is not None):
+            if self.candidates is not None and len(self.candidates) != 2:
+                raise ValueError("threshold and strong_share objectives need exactly two candidates (strong first)")
+            if objective.strong_share is not None and self.calibration is None:
+                raise ValueError("strong_share needs calibration: a JSONL file of prompts to calibrate on")
+        return self
+
+    def targets(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location inside the policy, model group) for every group the policy may choose."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for i, rule in enumerate(self.rules or ()):
+            out.append((("rules", i, "to"), rule.to))
+        for name, route in (self.routes or {}).items():
+            out.append((("routes", name, "to"), route.to))
+        for name in self.candidates or {}:
+            out.append((("candidates", name), name))
+        if self.start is not None:
+            out.append((("start",), self.start))
+        return out
+
+
+class RouterConfig(StrictModel):
+    """A router: clients send its name as ``model``. First policy with an opinion wins, then ``default``."""
+
+    policies: list[PolicyConfig] = Field(default_factory=list)
+    default: str = Field(min_length=1, description="the model group when no policy decides")
+    shadow: list[PolicyConfig] = Field(default_factory=list, description="decide and record, never serve")
+    output_tokens: int = Field(default=256, gt=0, description="expected output tokens for cost estimates")
+
+
+def _location_error(loc: tuple[str | int, ...], message: str) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError("routing", message), loc=loc, input=None)
+
+
 class GatewayConfig(StrictModel):
     server: ServerConfig = ServerConfig()
     logs: LogsConfig = LogsConfig()
@@ -242,6 +390,7 @@ class GatewayConfig(StrictModel):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     models: list[ModelGroupConfig] = Field(default_factory=list)
     reliability: ReliabilityConfig = ReliabilityConfig()
+    routers: dict[str, RouterConfig] = Field(default_factory=dict, description="routers by name (docs/routing.md)")
 
     @field_validator("analysis")
     @classmethod
@@ -271,6 +420,43 @@ class GatewayConfig(StrictModel):
             if group.name in targets:
                 raise ValueError(f"model group '{group.name}' cannot fall back or escalate to itself")
         _no_cascade_cycle({g.name: g.cascade.next for g in self.models if g.cascade is not None})
+        return self
+
+    @model_validator(mode="after")
+    def _router_references(self) -> GatewayConfig:
+        """Router names are not group names; every group a router may choose exists."""
+        exact = {g.name for g in self.models if not g.name.endswith("*")}
+        prefixes = [g.name[:-1] for g in self.models if g.name.endswith("*")]
+        cascades = {g.name for g in self.models if g.cascade is not None}
+        errors: list[InitErrorDetails] = []
+
+        def check(loc: tuple[str | int, ...], name: str) -> None:
+            if name in self.routers:
+                errors.append(_location_error(loc, f"'{name}' is a router; a router chooses model groups"))
+            elif name not in exact and not any(name.startswith(p) and len(name) > len(p) for p in prefixes):
+                known = ", ".join(sorted(exact)) or "none"
+                errors.append(_location_error(loc, f"unknown model group '{name}' (known: {known})"))
+
+        for router_name, router in self.routers.items():
+            base: tuple[str | int, ...] = ("routers", router_name)
+            if router_name in exact:
+                errors.append(_location_error(base, f"router '{router_name}' has the name of a model group"))
+            check((*base, "default"), router.default)
+            for section in ("policies", "shadow"):
+                names: set[str] = set()
+                for i, policy in enumerate(getattr(router, section)):
+                    name = policy.name or policy.kind
+                    if name in names:
+                        errors.append(_location_error((*base, section, i), f"two policies named '{name}': "
+                                                      "give each a distinct name"))
+                    names.add(name)
+                    for loc, target in policy.targets():
+                        check((*base, section, i, *loc), target)
+                    if policy.start is not None and policy.start in exact and policy.start not in cascades:
+                        errors.append(_location_error((*base, section, i, "start"), f"model group '{policy.start}' "
+                                                      "has no cascade: (give it one under models)"))
+        if errors:
+            raise ValidationError.from_exception_data("GatewayConfig", errors)
         return self
 
 

@@ -10,7 +10,7 @@ from :func:`switchpoint.server.error_responses.error_response`, the one place th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import orjson
 
@@ -37,6 +37,7 @@ from switchpoint.server.asgi import (
 )
 from switchpoint.server.error_responses import error_response
 from switchpoint.server.openai_api import _route_headers as route_headers
+from switchpoint.server.openai_api import routing_headers
 from switchpoint.types import ChatRequest
 from switchpoint.validation import validate_chat_body
 
@@ -87,11 +88,12 @@ class MessagesEndpoint:
             self._authorize(scope)
             inbound = self._translate(await read_body(scope, receive, self._limit))
             request = validate_chat_body(inbound.body, request_id=request_id.decode(), tags=_tags(scope))
+            seen = routing_headers(scope) if self._gateway.is_router(request.model) else None
             async with DisconnectWatch(receive) as watch:
                 if request.stream:
-                    await self._stream(request, inbound, send, headers, watch)
+                    await self._stream(request, inbound, send, headers, watch, seen)
                 else:
-                    completion = await self._gateway.complete(request)
+                    completion = await self._gateway.complete(request, headers=seen)
                     watch.finished = True
                     answer = message_from_completion(
                         completion.response.body, completion.response.usage, inbound, request.request_id
@@ -112,7 +114,7 @@ class MessagesEndpoint:
         model = body.get("model") if isinstance(body, dict) else None
         if not isinstance(model, str) or not model:
             return to_openai_body(body)  # which says what is wrong
-        deployments = self._gateway.resolve(model)[0].deployments
+        deployments = self._gateway.deployments_for(model)
         return to_openai_body(
             body,
             # Anthropic-only fields mean something to Anthropic upstreams only; others refuse them.
@@ -122,9 +124,10 @@ class MessagesEndpoint:
         )
 
     async def _stream(
-        self, request: ChatRequest, inbound: InboundRequest, send: Send, headers: Headers, watch: DisconnectWatch
+        self, request: ChatRequest, inbound: InboundRequest, send: Send, headers: Headers, watch: DisconnectWatch,
+        seen: Mapping[str, str] | None,
     ) -> None:
-        stream = await self._gateway.stream(request)
+        stream = await self._gateway.stream(request, headers=seen)
         await send(
             {
                 "type": "http.response.start",

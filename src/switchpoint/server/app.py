@@ -57,14 +57,13 @@ class SwitchpointApp:
         metrics: MetricsSink | None = None,
         store: LogStore | None = None,
         prices: Prices | None = None,
-        analysis: dict[str, object] | None = None,
     ) -> None:
         self.gateway = gateway
         self.metrics = metrics
         self._master_key = f"Bearer {master_key}".encode() if master_key else None
         self._raw_key = master_key.encode() if master_key else None
         self._chat = ChatEndpoint(gateway, max_body_bytes)
-        self._route = RouteEndpoint(gateway, dict(analysis or {}), max_body_bytes)
+        self._route = RouteEndpoint(gateway, max_body_bytes)
         self._messages = MessagesEndpoint(gateway, max_body_bytes, self._authorize)
         self._embeddings = EmbeddingsEndpoint(gateway, max_body_bytes)
         # Analytics, feedback and the dashboard; prices default to the configured deployment prices.
@@ -72,7 +71,7 @@ class SwitchpointApp:
             store, self._authorize, prices=prices if prices is not None else prices_from_groups(gateway.groups)
         )
         self._on_startup = list(on_startup)
-        self._on_shutdown = [*on_shutdown, self.admin.aclose, self._route.aclose]
+        self._on_shutdown = [*on_shutdown, self.admin.aclose]
         self.ready = False
         self._routes = self._route_table()
 

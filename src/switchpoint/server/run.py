@@ -101,7 +101,6 @@ def build_app(config: GatewayConfig) -> SwitchpointApp:
         max_body_bytes=config.server.max_body_bytes,
         metrics=metrics,
         on_startup=[gateway.start],
-        analysis=config.analysis,
         store=logs[1] if logs is not None else None,
     )
 

@@ -1,0 +1,197 @@
+"""The ``learned`` policy: a quality predictor and a decision rule choose among candidate groups.
+
+The predictor (``QualityPredictor`` of :mod:`switchpoint.routing.learned`) estimates each
+candidate's answer quality q̂ for the prompt; each candidate's cost is estimated for this request
+from its group's price (the cheapest deployment's USD per million tokens) × the prompt tokens
+(from the analysis features) and the expected output tokens (the request's ``max_tokens``, else
+``output_tokens`` from config). A decision rule of :mod:`switchpoint.routing.learned.choose` then
+picks one, per the configured objective:
+
+- ``threshold`` (two candidates, the first listed is the strong one): strong vs weak;
+- ``quality_floor``: the cheapest candidate whose q̂ clears the floor;
+- ``lambda``: argmax q̂ − λ·cost;
+- ``max_cost`` / ``max_latency``: the best q̂ within the constraint.
+
+``strong_share`` becomes a threshold by calibration on prompts given in config
+(``learned.calibrate.calibrate_threshold``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from switchpoint.routing.decision import Candidate, RouteDecision
+from switchpoint.routing.protocol import RouteContext
+from switchpoint.types import Price
+
+__all__ = [
+    "ChoiceLike",
+    "Estimate",
+    "LearnedCandidate",
+    "LearnedPolicy",
+    "Predictor",
+    "decision_rule",
+    "estimate_cost",
+    "learned_api",
+]
+
+
+class Predictor(Protocol):
+    """What the policy needs of ``switchpoint.routing.learned.QualityPredictor``."""
+
+    kind: str
+
+    def predict(self, text: str, models: Sequence[str]) -> dict[str, float]: ...
+
+
+class ChoiceLike(Protocol):
+    """What the policy reads of ``switchpoint.routing.learned.choose.Choice``."""
+
+    @property
+    def winner(self) -> str: ...
+    @property
+    def utilities(self) -> Mapping[str, float]: ...
+    @property
+    def reasons(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """One candidate's predictions for this request (``choose.Option``'s fields)."""
+
+    name: str
+    quality: float
+    cost: float
+    latency: float | None = None
+
+
+DecisionRule = Callable[[Sequence[Estimate]], ChoiceLike]
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedCandidate:
+    group: str
+    profile: str
+    price: Price
+    latency: float | None = None
+
+
+def estimate_cost(price: Price, prompt_tokens: int, output_tokens: int) -> float:
+    """Estimated USD of one request at ``price`` (per million tokens)."""
+    return (prompt_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
+def expected_output_tokens(body: Mapping[str, Any], default: int) -> int:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return default
+
+
+def learned_api() -> tuple[Any, Any, Any]:
+    """The modules of branch ``learn``: ``switchpoint.routing.learned``, its ``choose``, and the
+    calibration (``calibrate_threshold(scores, share) -> float``). Imported only when a ``learned``
+    policy is configured."""
+    try:
+        learned = importlib.import_module("switchpoint.routing.learned")
+        choose = importlib.import_module("switchpoint.routing.learned.choose")
+    except ImportError as exc:
+        raise ValueError(f"the learned policy needs switchpoint.routing.learned, which cannot be imported: {exc}")\
+            from None
+    try:
+        calibrate: Any = importlib.import_module("switchpoint.routing.learned.calibrate")
+    except ImportError:  # the evaluation toolkit's calibration: threshold_for_share(...).value
+        calibrate = _EvaluationCalibration()
+    return learned, choose, calibrate
+
+
+class _EvaluationCalibration:
+    """``calibrate_threshold`` over ``switchpoint.routing.evaluation.calibration.threshold_for_share``
+    (whose quality lists only feed its report of the achieved quality: zeros here)."""
+
+    def calibrate_threshold(self, scores: Sequence[float], share: float) -> float:
+        module = importlib.import_module("switchpoint.routing.evaluation.calibration")
+        zeros = [0.0] * len(scores)
+        return float(module.threshold_for_share(list(scores), share, zeros, zeros).value)
+
+
+def decision_rule(objective: Mapping[str, float], choose: Any) -> DecisionRule:
+    """The decision rule for an objective (``{"quality_floor": 0.7}`` ...), over ``choose``'s
+    functions (the module ``switchpoint.routing.learned.choose`` or a stand-in with its API)."""
+
+    def options(estimates: Sequence[Estimate]) -> list[Any]:
+        return [choose.Option(e.name, e.quality, e.cost, e.latency) for e in estimates]
+
+    if "threshold" in objective:
+        threshold = objective["threshold"]
+
+        def strong_weak(estimates: Sequence[Estimate]) -> ChoiceLike:
+            strong, weak = options(estimates)
+            choice: ChoiceLike = choose.choose_threshold(strong, weak, threshold)
+            return choice
+
+        return strong_weak
+    if "quality_floor" in objective:
+        floor = objective["quality_floor"]
+        return lambda estimates: choose.choose_floor(options(estimates), floor)
+    if "lambda" in objective:
+        lam = objective["lambda"]
+        return lambda estimates: choose.choose_lambda(options(estimates), lam)
+    if "max_cost" in objective or "max_latency" in objective:
+        max_cost, max_latency = objective.get("max_cost"), objective.get("max_latency")
+        return lambda estimates: choose.choose_budget(options(estimates), max_cost, max_latency)
+    raise ValueError(f"unknown objective {dict(objective)}")
+
+
+class LearnedPolicy:
+    kind = "learned"
+    needs_features = True
+
+    def __init__(
+        self,
+        name: str,
+        candidates: Sequence[LearnedCandidate],
+        rule: DecisionRule,
+        *,
+        objective: Mapping[str, Any],
+        predictor: Predictor | None = None,
+        output_tokens: int = 256,
+    ) -> None:
+        if len(candidates) < 2:
+            raise ValueError("a learned policy needs at least two candidates")
+        self.name = name
+        self.candidates = tuple(candidates)
+        self.rule = rule
+        self.objective = dict(objective)
+        self.predictor = predictor
+        self.output_tokens = output_tokens
+        self._profiles = [c.profile for c in self.candidates]
+
+    def route(self, ctx: RouteContext) -> RouteDecision | None:
+        if self.predictor is None:
+            return None
+        qualities = self.predictor.predict(ctx.text, self._profiles)
+        prompt_tokens = ctx.features.prompt_tokens if ctx.features is not None else 0
+        output = expected_output_tokens(ctx.request.body, self.output_tokens)
+        estimates = [
+            Estimate(c.group, float(qualities[c.profile]), estimate_cost(c.price, prompt_tokens, output), c.latency)
+            for c in self.candidates
+        ]
+        choice = self.rule(estimates)
+        by_group = {e.name: e for e in estimates}
+        candidates = [
+            Candidate(e.name, e.name == choice.winner, choice.reasons.get(e.name, ""), choice.utilities.get(e.name),
+                      e.cost, e.quality)
+            for e in estimates
+        ]
+        won = by_group[choice.winner]
+        objective = ", ".join(f"{k}={v:g}" if isinstance(v, float | int) else f"{k}={v}"
+                              for k, v in self.objective.items())
+        reason = f"learned ({objective}): {won.name} q={won.quality:.2f} cost=${won.cost:.6f}"
+        detail = {"predictor": getattr(self.predictor, "kind", "?"), "objective": self.objective,
+                  "prompt_tokens": prompt_tokens, "output_tokens": output}
+        return RouteDecision(choice.winner, self.name, self.kind, reason, candidates, detail=detail)
