@@ -139,6 +139,9 @@ def test_unknown_router_name_is_404_with_suggestions(served: ServedGateway) -> N
 def test_models_list_includes_routers(served: ServedGateway) -> None:
     names = [m.id for m in _client(served).models.list()]
     assert "auto" in names and "general" in names
+    auto = _client(served).models.retrieve("auto")
+    assert auto.id == "auto" and auto.model_extra is not None and auto.model_extra["router"] == "auto"
+    assert "general" in auto.model_extra["groups"]
 
 
 @pytest.mark.parametrize("stream", [False, True])

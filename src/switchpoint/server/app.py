@@ -178,10 +178,15 @@ class SwitchpointApp:
         raise AuthenticationError("Invalid API key.")
 
     async def _model(self, name: str, send: Send, headers: Headers) -> None:
-        group, _ = self.gateway.resolve(name)
-        body = orjson.dumps(
-            {"id": name, "object": "model", "created": 0, "owned_by": "switchpoint", "group": group.name}
-        )
+        router = self.gateway.routing.routers.get(name)
+        if router is not None:
+            body = orjson.dumps({"id": name, "object": "model", "created": 0, "owned_by": "switchpoint",
+                                 "router": name, "default": router.default, "groups": list(router.targets)})
+        else:
+            group, _ = self.gateway.resolve(name)
+            body = orjson.dumps(
+                {"id": name, "object": "model", "created": 0, "owned_by": "switchpoint", "group": group.name}
+            )
         await send_bytes(send, 200, body, headers, JSON)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
