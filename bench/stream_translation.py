@@ -2,8 +2,8 @@
 
 Both paths get the same 16-token answer, split into SSE events as each provider sends it, and
 do exactly what the gateway does per upstream read: cut whole events (``SSEBuffer``), then
-either inspect and pass them through (OpenAI) or parse, translate and re-encode them into
-OpenAI chunks (Anthropic). Run: ``python3 bench/stream_translation.py``.
+either inspect and pass them through (OpenAI) or parse and translate them into OpenAI
+chunk events (Anthropic). Run: ``python3 bench/stream_translation.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from switchpoint.providers.native import TranslatedStream
 from switchpoint.providers.openai_compat import OpenAIStream
 from switchpoint.providers.sse import SSEBuffer
 from switchpoint.providers.translate.anthropic import AnthropicStreamTranslator
-from switchpoint.providers.translate.common import encode_events
 from switchpoint.types import Deployment
 
 TOKENS = [f" word{i}" for i in range(16)]
@@ -73,10 +72,9 @@ def run_anthropic(events: list[bytes]) -> int:
     buffer = SSEBuffer()
     size = 0
     for raw in events:
-        chunks, error = stream._translate(buffer.feed(raw))
+        out, error = stream._translate(buffer.feed(raw))
         assert error is None
-        if chunks:
-            size += len(encode_events(chunks))
+        size += len(out)
     return size
 
 

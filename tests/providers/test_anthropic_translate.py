@@ -16,9 +16,9 @@ from switchpoint.providers.translate.anthropic import (
     response_from_anthropic,
     to_anthropic_request,
 )
-from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent
+from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent, chunk, encode_events
 from switchpoint.types import Deployment, Price
-from tests.providers.fixtures import CREATED, cases, check_error
+from tests.providers.fixtures import CREATED, cases, check_error, sse_chunks
 
 MODEL = "claude-sonnet-4-5"
 DEPLOYMENT = Deployment(id="claude", provider="anthropic", model=MODEL, api_base="http://127.0.0.1:9/v1",
@@ -56,12 +56,12 @@ def test_stream_fixtures(case: dict[str, Any]) -> None:
     if "error" in case:
         with pytest.raises(UpstreamErrorEvent) as raised:
             for event in case["events"]:
-                chunks.extend(translator.feed(event))
+                chunks.extend(sse_chunks([translator.feed(event)]))
         check_error(_event_error(DEPLOYMENT, raised.value), case["error"])
     else:
         for event in case["events"]:
-            chunks.extend(translator.feed(event))
-        chunks.extend(translator.end())
+            chunks.extend(sse_chunks([translator.feed(event)]))
+        chunks.extend(sse_chunks([translator.end()]))
         usage = translator.usage
         assert usage is not None
         assert case["usage"] == {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
@@ -211,25 +211,26 @@ def test_stream_usage_is_cumulative_and_hidden_unless_asked() -> None:
     translator.feed(START)
     delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
              "usage": {"input_tokens": 7, "cache_read_input_tokens": 3, "output_tokens": 4}}
-    assert translator.feed(delta)[0]["choices"][0]["finish_reason"] == "stop"
-    assert translator.feed({"type": "message_stop"}) == [] and translator.end() == []
+    assert sse_chunks([translator.feed(delta)])[-1]["choices"][0]["finish_reason"] == "stop"
+    assert translator.feed({"type": "message_stop"}) == b"" and translator.end() == b""
     usage = translator.usage
     assert usage is not None and (usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) == (10, 3, 4)
 
 
 def test_stream_state_before_the_end() -> None:
     translator = AnthropicStreamTranslator(created=CREATED, include_usage=True)
-    assert translator.usage is None and not translator.complete and translator.end() == []
+    assert translator.usage is None and not translator.complete and translator.end() == b""
     translator.feed(START)
-    assert translator.feed({"type": "some_new_event", "data": 1}) == []
+    assert translator.feed({"type": "some_new_event", "data": 1}) == b""
     assert translator.feed({"type": "content_block_start", "index": 0,
-                            "content_block": {"type": "thinking", "thinking": ""}}) == []
-    chunks = translator.feed({"type": "content_block_delta", "index": 0,
-                              "delta": {"type": "thinking_delta", "thinking": "Hm"}})
-    assert chunks[0]["choices"][0]["delta"] == {"reasoning_content": "Hm"}
+                            "content_block": {"type": "thinking", "thinking": ""}}) == b""
+    chunks = sse_chunks([translator.feed({"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "thinking_delta", "thinking": "Hm"}})])
+    assert [c["choices"][0]["delta"] for c in chunks] == [{"role": "assistant", "content": ""},
+                                                          {"reasoning_content": "Hm"}]
     assert translator.feed({"type": "content_block_delta", "index": 0,
-                            "delta": {"type": "signature_delta", "signature": "s"}}) == []
-    assert not translator.complete and translator.end() == []  # no usage chunk for an unfinished stream
+                            "delta": {"type": "signature_delta", "signature": "s"}}) == b""
+    assert not translator.complete and translator.end() == b""  # no usage chunk for an unfinished stream
 
 
 @pytest.mark.parametrize(
@@ -254,3 +255,98 @@ def test_stream_error_events(error_type: str, cls: str, status: int) -> None:
         translator.feed({"type": "error", "error": {"type": error_type, "message": "boom"}})
     error: ProviderError = _event_error(DEPLOYMENT, raised.value)
     assert type(error).__name__ == cls and error.status == status and "boom" in error.message
+
+
+# --- the byte templates of the stream fast path --------------------------------------------------
+
+
+def _started(message_id: str = "m1", model: str = MODEL) -> AnthropicStreamTranslator:
+    translator = AnthropicStreamTranslator(created=CREATED, include_usage=True)
+    start = {"type": "message_start", "message": {"id": message_id, "model": model, "content": [],
+                                                  "usage": {"input_tokens": 5, "output_tokens": 1}}}
+    assert translator.feed(start) == b""  # the role chunk waits for the first output
+    return translator
+
+
+def _expected(delta: dict[str, Any], finish: str | None = None, message_id: str = "m1",
+              model: str = MODEL) -> bytes:
+    """What the dict-building path gives for the same chunk: the bytes must be identical."""
+    return encode_events([chunk({"id": message_id, "created": CREATED, "model": model}, delta, finish)])
+
+
+ROLE = {"role": "assistant", "content": ""}
+TEXTS = ["", "plain", "héllo wörld ✓ 中文 😀", 'say "hi"', "back\\slash", "line\nbreak\r\ttab",
+         "\x00\x01\x1f\x7f", "\u2028\u2029", "</script>", "{\"not\": \"json\"}", "a" * 5000]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=range(len(TEXTS)))
+def test_text_deltas_are_byte_identical_to_the_encoded_chunk(text: str) -> None:
+    translator = _started()
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+    assert translator.feed(delta) == _expected(ROLE) + _expected({"content": text})
+    assert translator.feed(delta) == _expected({"content": text})
+    assert sse_chunks([_expected({"content": text})])[0]["choices"][0]["delta"]["content"] == text
+
+
+@pytest.mark.parametrize(("message_id", "model"), [("msg_\"q\"", "cl\\aude"), ("msg_é", "模型"), ("", "")])
+def test_the_rendered_head_escapes_id_and_model(message_id: str, model: str) -> None:
+    translator = AnthropicStreamTranslator(created=CREATED, model="fallback")
+    translator.feed({"type": "message_start", "message": {"id": message_id, "model": model}})
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
+    model = model or "fallback"  # an empty model keeps the one the request named
+    assert translator.feed(delta) == (_expected(ROLE, message_id=message_id, model=model)
+                                      + _expected({"content": "x"}, message_id=message_id, model=model))
+
+
+def test_a_text_delta_without_text_is_empty_content() -> None:
+    translator = _started()
+    for delta in ({"type": "text_delta"}, {"type": "text_delta", "text": None}, {"type": "text_delta", "text": 3}):
+        out = translator.feed({"type": "content_block_delta", "index": 0, "delta": delta})
+        assert sse_chunks([out])[-1]["choices"][0]["delta"] == {"content": ""}
+
+
+def test_tool_argument_deltas_are_byte_identical() -> None:
+    translator = _started()
+    start = {"type": "content_block_start", "index": 1,
+             "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}}
+    call = {"index": 0, "id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+    assert translator.feed(start) == _expected(ROLE) + _expected({"tool_calls": [call]})
+    for piece in ['{"city": "Pa', 'ris \\"Fr\\"', ' é 😀"}']:
+        delta = {"type": "content_block_delta", "index": 1,
+                 "delta": {"type": "input_json_delta", "partial_json": piece}}
+        assert translator.feed(delta) == _expected({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+    # An argument delta for a block that is not a tool call, or an empty one, makes nothing.
+    assert translator.feed({"type": "content_block_delta", "index": 7,
+                            "delta": {"type": "input_json_delta", "partial_json": "{}"}}) == b""
+    assert translator.feed({"type": "content_block_delta", "index": 1,
+                            "delta": {"type": "input_json_delta", "partial_json": ""}}) == b""
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"type": "ping"}, {"type": "content_block_stop", "index": 0}, {"type": "brand_new_event", "x": [1]},
+     {"no_type": True}, {"type": "content_block_delta", "index": 0, "delta": {"type": "citations_delta"}},
+     {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 3}}],
+    ids=["ping", "block_stop", "unknown", "untyped", "citations", "usage-only-delta"],
+)
+def test_events_that_make_nothing_keep_the_role_chunk_waiting(event: dict[str, Any]) -> None:
+    translator = _started()
+    assert translator.feed(event) == b""
+    finish = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}
+    assert translator.feed(finish) == _expected(ROLE) + _expected({}, "stop")
+
+
+def test_a_stream_with_no_output_still_sends_the_role_chunk_at_its_end() -> None:
+    translator = AnthropicStreamTranslator(created=CREATED, model=MODEL)
+    translator.feed(START)
+    assert translator.feed({"type": "message_stop"}) == _expected(ROLE) and translator.done
+    assert translator.end() == b""
+
+
+def test_usage_is_recomputed_only_when_it_changes() -> None:
+    translator = _started()
+    first = translator.usage
+    assert first is not None and translator.usage is first
+    translator.feed({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}})
+    second = translator.usage
+    assert second is not None and second is not first and second.completion_tokens == 9
