@@ -202,7 +202,8 @@ def test_stream_of_the_fake(fake: FakeAnthropicUpstream) -> None:
     assert error is None and finish == "stop"
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "one two three"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 127
-    assert usage == Usage(prompt_tokens=127, completion_tokens=3, total_tokens=130, cached_tokens=100)
+    assert usage == Usage(prompt_tokens=127, completion_tokens=3, total_tokens=130, cached_tokens=100,
+                          cache_creation_tokens=20)
     assert fake.requests[-1].body["stream"] is True
 
 

@@ -15,9 +15,10 @@ from switchpoint.providers.translate.anthropic import (
     finish_reason,
     response_from_anthropic,
     to_anthropic_request,
+    usage_from_anthropic,
 )
 from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent, chunk, encode_events
-from switchpoint.types import Deployment, Price
+from switchpoint.types import Deployment, Price, Usage
 from tests.providers.fixtures import CREATED, cases, check_error, sse_chunks
 
 MODEL = "claude-sonnet-4-5"
@@ -177,14 +178,64 @@ def test_finish_reasons(stop_reason: str | None, finish: str | None) -> None:
     assert finish_reason(stop_reason) == finish
 
 
-def test_cache_tokens_are_priced_reads_at_the_cached_rate_and_writes_at_the_input_rate() -> None:
+def test_cache_tokens_are_priced_reads_at_the_cached_rate_and_writes_at_1_25x_the_input_rate() -> None:
     data = {"id": "m", "model": MODEL, "content": [{"type": "text", "text": "x"}], "stop_reason": "end_turn",
             "usage": {"input_tokens": 12, "cache_creation_input_tokens": 200, "cache_read_input_tokens": 1000,
                       "output_tokens": 9}}
     _, usage, _ = response_from_anthropic(data, created=CREATED)
-    assert usage is not None
+    assert usage is not None and (usage.cache_creation_tokens, usage.cache_creation_1h_tokens) == (200, 0)
     price = Price(input=3.0, output=15.0, cached_input=0.3)
-    assert price.cost(usage) == pytest.approx(((12 + 200) * 3.0 + 1000 * 0.3 + 9 * 15.0) / 1e6)
+    assert price.cost(usage) == pytest.approx((12 * 3.0 + 200 * 3.75 + 1000 * 0.3 + 9 * 15.0) / 1e6)
+    configured = Price(input=3.0, output=15.0, cached_input=0.3, cache_write=5.0)
+    assert configured.cost(usage) == pytest.approx((12 * 3.0 + 200 * 5.0 + 1000 * 0.3 + 9 * 15.0) / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("usage", "written", "hour"),
+    [
+        ({"cache_creation_input_tokens": 300,
+          "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200}}, 300, 200),
+        ({"cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200}}, 300, 200),
+        ({"cache_creation_input_tokens": 50, "cache_creation": {"ephemeral_1h_input_tokens": 50}}, 50, 50),
+        ({"cache_creation_input_tokens": 50, "cache_creation": None}, 50, 0),
+        ({"cache_creation_input_tokens": 10, "cache_creation": {"ephemeral_1h_input_tokens": 99}}, 10, 10),
+        ({"cache_creation_input_tokens": True, "cache_creation": {"ephemeral_1h_input_tokens": "9"}}, 0, 0),
+    ],
+    ids=["both-ttls", "breakdown-only", "1h-only", "null-breakdown", "inconsistent-capped", "wrong-types"],
+)
+def test_cache_write_breakdown(usage: dict[str, Any], written: int, hour: int) -> None:
+    parsed = usage_from_anthropic({"input_tokens": 10, "output_tokens": 5, **usage})
+    assert parsed is not None
+    assert (parsed.prompt_tokens, parsed.cache_creation_tokens, parsed.cache_creation_1h_tokens) == (
+        10 + written, written, hour)
+    # 1-hour writes cost 2x the input rate, 5-minute writes 1.25x, unless configured.
+    expected = (10 * 3.0 + (written - hour) * 3.75 + hour * 6.0 + 5 * 15.0) / 1e6
+    assert Price(input=3.0, output=15.0).cost(parsed) == pytest.approx(expected)
+    expected = (10 * 3.0 + (written - hour) * 4.0 + hour * 7.0 + 5 * 15.0) / 1e6
+    assert Price(input=3.0, output=15.0, cache_write=4.0, cache_write_1h=7.0).cost(parsed) == pytest.approx(expected)
+
+
+def test_cache_writes_reach_the_openai_usage_as_cache_write_tokens() -> None:
+    usage = usage_from_anthropic({"input_tokens": 1, "cache_creation_input_tokens": 7, "output_tokens": 2})
+    assert usage is not None
+    assert usage.to_openai() == {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10,
+                                 "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 7}}
+    assert Usage.from_openai(usage.to_openai()) == Usage(8, 2, 10, 0, 7)  # the 1-hour split is not in this format
+
+
+def test_stream_cache_writes_from_message_start_and_delta() -> None:
+    translator = AnthropicStreamTranslator(created=CREATED)
+    translator.feed({"type": "message_start", "message": {"id": "m", "usage": {
+        "input_tokens": 4, "cache_creation_input_tokens": 30, "cache_read_input_tokens": 0, "output_tokens": 1,
+        "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}}}})
+    start = translator.usage
+    assert start is not None and (start.cache_creation_tokens, start.cache_creation_1h_tokens) == (30, 20)
+    # message_delta may repeat the cumulative counts; the latest value of each wins.
+    translator.feed({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                     "usage": {"output_tokens": 6, "cache_creation_input_tokens": 30}})
+    usage = translator.usage
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (34, 6)
+    assert (usage.cache_creation_tokens, usage.cache_creation_1h_tokens) == (30, 20)
 
 
 def test_thinking_blocks_become_reasoning_content() -> None:

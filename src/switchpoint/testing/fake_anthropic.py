@@ -51,7 +51,8 @@ class AnthropicBehavior(Behavior):
 
     ``stop_reason``: the native stop reason (default ``end_turn``, or ``tool_use`` with tool calls).
     ``completion_tokens``: output tokens (default: one per piece). ``cache_read_tokens`` /
-    ``cache_creation_tokens``: prompt-cache usage. ``error_type``: the error type of a scripted
+    ``cache_creation_tokens``: prompt-cache usage, of which ``cache_creation_1h_tokens`` are writes
+    with the 1-hour TTL (reported in the ``cache_creation`` breakdown). ``error_type``: the error type of a scripted
     status or error event (default: the one Anthropic documents for the status; events: overloaded).
     """
 
@@ -59,6 +60,7 @@ class AnthropicBehavior(Behavior):
     completion_tokens: int | None = None
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
+    cache_creation_1h_tokens: int = 0
     error_type: str | None = None
 
 
@@ -180,6 +182,10 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
             "input_tokens": prompt,
             "cache_creation_input_tokens": behavior.cache_creation_tokens,
             "cache_read_input_tokens": behavior.cache_read_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": behavior.cache_creation_tokens - behavior.cache_creation_1h_tokens,
+                "ephemeral_1h_input_tokens": behavior.cache_creation_1h_tokens,
+            },
             "output_tokens": completion,
         }
 

@@ -277,15 +277,31 @@ def finish_reason(stop_reason: Any) -> str | None:
 
 
 def usage_from_anthropic(usage: Any) -> Usage | None:
-    """Input, cache reads and cache writes all count as prompt tokens; cache reads are the cached ones."""
+    """Input, cache reads and cache writes all count as prompt tokens; cache reads are the cached ones.
+
+    Writes come as ``cache_creation_input_tokens``, and when the request used both TTLs, split in
+    ``cache_creation: {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}``.
+    """
     if not isinstance(usage, Mapping):
         return None
     fresh, read, written, output = (
         _int(usage.get(k))
         for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
     )
+    hour = 0
+    split = usage.get("cache_creation")
+    if isinstance(split, Mapping):
+        hour = _int(split.get("ephemeral_1h_input_tokens"))
+        written = written or hour + _int(split.get("ephemeral_5m_input_tokens"))
     prompt = fresh + read + written
-    return Usage(prompt_tokens=prompt, completion_tokens=output, total_tokens=prompt + output, cached_tokens=read)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=output,
+        total_tokens=prompt + output,
+        cached_tokens=read,
+        cache_creation_tokens=written,
+        cache_creation_1h_tokens=min(hour, written),
+    )
 
 
 def _int(value: Any) -> int:
