@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from switchpoint.testing.fake_openai import Behavior, FakeOpenAIUpstream, ReceivedRequest
+from switchpoint.testing.fake_openai import Behavior, FakeOpenAIUpstream
 
-__all__ = ["AnthropicBehavior", "FakeAnthropicUpstream", "play_events"]
+__all__ = ["AnthropicBehavior", "FakeAnthropicUpstream"]
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -64,30 +62,6 @@ class AnthropicBehavior(Behavior):
     error_type: str | None = None
 
 
-async def play_events(
-    request: web.Request, response: web.StreamResponse, events: Sequence[bytes], behavior: Behavior,
-    error_event: bytes, fake: FakeOpenAIUpstream,
-) -> web.StreamResponse:
-    """Write prepared SSE events with the behaviour's delays, drops and error event."""
-    try:
-        for i, event in enumerate(events):
-            if behavior.drop_after is not None and i >= behavior.drop_after:
-                request.transport.close()  # type: ignore[union-attr]
-                return response
-            if behavior.error_event_after is not None and i == behavior.error_event_after:
-                await response.write(error_event)
-                return response
-            if i and behavior.chunk_delay:
-                await asyncio.sleep(behavior.chunk_delay)
-            await response.write(event)
-        await response.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
-        fake.aborted_streams += 1
-        fake.abort_times.append(time.monotonic())
-        raise
-    return response
-
-
 class FakeAnthropicUpstream(FakeOpenAIUpstream):
     """An Anthropic Messages server on 127.0.0.1 whose answers are scripted per model.
 
@@ -100,31 +74,14 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
         self.api_key = api_key
         self._message_ids = itertools.count(1)
 
-    def start(self) -> FakeAnthropicUpstream:
-        super().start()
-        return self
-
-    def __enter__(self) -> FakeAnthropicUpstream:
-        return self.start()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_post("/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
-        self._port = self._runner.addresses[0][1]
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._messages)
+        router.add_post("/messages", self._messages)
 
     # -- handler ---------------------------------------------------------------------------
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = raw
-        self.requests.append(ReceivedRequest(request.path, dict(request.headers), body, time.monotonic()))
+        body = await self._received(request)
         key = request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.api_key is not None and key != self.api_key:
             return _error(401, {"type": "authentication_error", "message": "invalid x-api-key"})
@@ -154,9 +111,8 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
             await response.prepare(request)
             error_type = behavior.error_type or "overloaded_error"
             error = {"type": "error", "error": {"type": error_type, "message": "scripted mid-stream failure"}}
-            return await play_events(
-                request, response, self._message_events(body, behavior, message_id), behavior, _event(error), self
-            )
+            return await self._play(request, response, self._message_events(body, behavior, message_id), behavior,
+                                    _event(error))
         message = {
             "id": message_id,
             "type": "message",
