@@ -155,10 +155,10 @@ class NativeUpstream:
 class TranslatedStream(UpstreamStream):
     """A foreign SSE stream relayed as OpenAI ``chat.completion.chunk`` events (a ``ChatStream``).
 
-    Nothing is relayed before the first real output (translators hold back the assistant-role chunk
-    until the chunk after it), so an error that arrives before it, such as Anthropic's ``overloaded_error`` right after
-    ``message_start``, is raised with nothing sent and the engine can still fail over. Later, the
-    chunks that came before an error are relayed first.
+    Nothing is relayed before the first real output (translators hold back the assistant-role
+    chunk until the chunk after it), so an error that arrives before it, such as Anthropic's
+    ``overloaded_error`` right after ``message_start``, is raised with nothing sent and the engine
+    can still fail over. Later, the chunks that came before an error are relayed first.
     """
 
     def __init__(
