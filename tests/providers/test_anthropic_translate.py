@@ -401,3 +401,12 @@ def test_usage_is_recomputed_only_when_it_changes() -> None:
     translator.feed({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}})
     second = translator.usage
     assert second is not None and second is not first and second.completion_tokens == 9
+
+
+def test_chunks_before_any_message_start_use_the_requested_model() -> None:
+    translator = AnthropicStreamTranslator(created=CREATED, model="asked")
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
+    assert translator.feed(delta) == _expected({"content": "x"}, message_id="", model="asked")
+    translator = AnthropicStreamTranslator(created=CREATED, model="asked")
+    finish = {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}}
+    assert translator.feed(finish) == _expected({}, "length", message_id="", model="asked")

@@ -372,9 +372,9 @@ class AnthropicStreamTranslator:
         self._blocks: dict[int, tuple[str, int]] = {}
         self._tool_calls = 0
         self._role = b""  # the role chunk, until it goes out with the next one
-        self._render_head()
+        self._head = self._text_head = b""  # rendered at message_start (or at the first chunk without one)
 
-    def _render_head(self) -> None:
+    def _render_head(self) -> bytes:
         base = self._base
         self._head = (
             b'data: {"id":' + orjson.dumps(base["id"]) + b',"object":"chat.completion.chunk","created":'
@@ -382,6 +382,7 @@ class AnthropicStreamTranslator:
             + b',"choices":[{"index":0,"delta":'
         )
         self._text_head = self._head + b'{"content":'
+        return self._head
 
     @property
     def usage(self) -> Usage | None:
@@ -399,6 +400,8 @@ class AnthropicStreamTranslator:
             delta = event.get("delta")
             if isinstance(delta, dict) and delta.get("type") == "text_delta":  # the hot path
                 text = delta.get("text")
+                if not self._text_head:
+                    self._render_head()
                 out = self._text_head + orjson.dumps(text if isinstance(text, str) else "") + _TEXT_TAIL
                 if self._role:
                     out, self._role = self._role + out, b""
@@ -437,7 +440,7 @@ class AnthropicStreamTranslator:
 
     def _chunk(self, delta: Mapping[str, Any], finish: str | None = None) -> bytes:
         tail = _TAIL if finish is None else b',"logprobs":null,"finish_reason":' + orjson.dumps(finish) + b"}]}\n\n"
-        return self._head + orjson.dumps(delta) + tail
+        return (self._head or self._render_head()) + orjson.dumps(delta) + tail
 
     def _start(self, message: Any) -> bytes:
         if not isinstance(message, Mapping):
