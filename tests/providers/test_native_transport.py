@@ -100,3 +100,23 @@ def test_closing_a_stream_early_aborts_the_upstream(case: Case) -> None:
     case.fake.script(case.model, reply="a b c d e f g h", chunk_delay=0.05)
     run(case.kit.read_one_block(case.kit.deployment()))
     wait_for_abort(case.fake)
+
+
+def test_redirects_are_refused_not_followed(case: Case) -> None:
+    with FakeOpenAIUpstream() as canary:
+        case.fake.script(case.model, redirect=canary.base_url + "/elsewhere")
+        with pytest.raises(ProviderProtocolError, match=r"redirect \(307\), which is not followed"):
+            run(case.kit.complete(case.kit.deployment(), case.kit.request()))
+        with pytest.raises(ProviderProtocolError, match="redirect"):
+            run(case.kit.stream(case.kit.deployment(), case.kit.request()))
+        assert canary.requests == []  # neither the request nor its key went anywhere else
+
+
+def test_oversized_answers_are_refused(case: Case) -> None:
+    small = case.kit.deployment(options={"max_response_bytes": 1000})
+    case.fake.script(case.model, raw=b'{"padding": "' + b"x" * 5000 + b'"}')
+    with pytest.raises(ProviderProtocolError, match="over 1000 bytes"):
+        run(case.kit.complete(small, case.kit.request()))
+    case.fake.script(case.model, status=500, error={"message": "y" * 5000})  # an error body too
+    with pytest.raises(ProviderProtocolError, match="over 1000 bytes"):
+        run(case.kit.stream(small, case.kit.request()))

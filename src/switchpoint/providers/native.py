@@ -19,7 +19,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from switchpoint.errors import ProviderError, ProviderProtocolError
-from switchpoint.providers.http import ClientPool, UpstreamStream, transport_boundary
+from switchpoint.providers.http import ClientPool, UpstreamStream, read_capped, transport_boundary
 from switchpoint.providers.sse import event_data
 from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent
 from switchpoint.types import Deployment, Usage
@@ -100,8 +100,18 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def _refuse_redirect(deployment: Deployment, status: int) -> None:
+    if 300 <= status < 400:
+        # Never followed: a redirect could send the request, and the key in its headers, elsewhere.
+        raise protocol_error(deployment, f"answered with a redirect ({status}), which is not followed")
+
+
 class NativeUpstream:
-    """Posts to upstreams over pooled sessions, with per-deployment timeouts built once."""
+    """Posts to upstreams over pooled sessions, with per-deployment timeouts built once.
+
+    Redirects are refused, never followed, and answers over the deployment's
+    ``max_response_bytes`` are refused before they are held whole, as in the OpenAI adapter.
+    """
 
     def __init__(self, pool: ClientPool | None = None) -> None:
         self._pool = pool or ClientPool()
@@ -112,9 +122,10 @@ class NativeUpstream:
     ) -> Any:
         with transport_boundary(deployment, "first_token"):
             async with self._pool.session(url).post(
-                url, data=body, headers=headers, timeout=self._timeout_for(deployment)
+                url, data=body, headers=headers, timeout=self._timeout_for(deployment), allow_redirects=False
             ) as resp:
-                raw = await resp.read()
+                _refuse_redirect(deployment, resp.status)
+                raw = await read_capped(resp, deployment)
                 if resp.status != 200:
                     raise status_error(deployment, resp.status, raw, resp.headers)
         try:
@@ -130,11 +141,12 @@ class NativeUpstream:
         with transport_boundary(deployment, "first_token"):
             async with asyncio.timeout_at(deadline):
                 resp = await self._pool.session(url).post(
-                    url, data=body, headers=headers, timeout=self._timeout_for(deployment)
+                    url, data=body, headers=headers, timeout=self._timeout_for(deployment), allow_redirects=False
                 )
             if resp.status != 200:
                 try:
-                    raw = await resp.read()
+                    _refuse_redirect(deployment, resp.status)
+                    raw = await read_capped(resp, deployment)
                 finally:
                     resp.release()
                 raise status_error(deployment, resp.status, raw, resp.headers)

@@ -17,7 +17,6 @@ wire format: a ``message`` object, or the SSE events ``message_start``, ``conten
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -93,11 +92,10 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
         model = str(body["model"])
         behavior = self.behaviors.get(model, self.default)
         assert isinstance(behavior, AnthropicBehavior)
-        if behavior.hang:
-            await asyncio.sleep(3600)
-        if behavior.latency:
-            await asyncio.sleep(behavior.latency)
-        if behavior.status != 200 and self._should_fail(model, behavior):
+        faulted = await self._delay_or_fault(request, behavior)
+        if faulted is not None:
+            return faulted
+        if behavior.status != 200 and behavior.fail_rate == 0 and self._should_fail(model, behavior):
             error = behavior.error or {
                 "type": behavior.error_type or ERROR_TYPES.get(behavior.status, "api_error"),
                 "message": f"scripted failure {behavior.status}",

@@ -18,7 +18,6 @@ without: one JSON array), and errors as ``{"error": {"code", "message", "status"
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -104,11 +103,10 @@ class FakeGeminiUpstream(FakeOpenAIUpstream):
             return _error(400, "* GenerateContentRequest.contents: contents is not specified")
         behavior = self.behaviors.get(model, self.default)
         assert isinstance(behavior, GeminiBehavior)
-        if behavior.hang:
-            await asyncio.sleep(3600)
-        if behavior.latency:
-            await asyncio.sleep(behavior.latency)
-        if behavior.status != 200 and self._should_fail(model, behavior):
+        faulted = await self._delay_or_fault(request, behavior)
+        if faulted is not None:
+            return faulted
+        if behavior.status != 200 and behavior.fail_rate == 0 and self._should_fail(model, behavior):
             error = behavior.error or {
                 "code": behavior.status,
                 "message": f"scripted failure {behavior.status}",

@@ -269,11 +269,7 @@ class FakeOpenAIUpstream:
             return _error(400, "invalid JSON body")
         model = str(body.get("model", ""))
         behavior = self.behaviors.get(model, self.default)
-        if behavior.hang:
-            await asyncio.sleep(3600)
-        if behavior.latency:
-            await asyncio.sleep(behavior.latency)
-        faulted = await self._fault(request, behavior)
+        faulted = await self._delay_or_fault(request, behavior)
         if faulted is not None:
             return faulted
         if behavior.status != 200 and behavior.fail_rate == 0 and self._should_fail(model, behavior):
@@ -289,6 +285,14 @@ class FakeOpenAIUpstream:
         if behavior.reset_after_bytes is not None:
             return await _cut(request, payload, behavior.reset_after_bytes)
         return web.Response(body=payload, content_type="application/json", headers=behavior.headers)
+
+    async def _delay_or_fault(self, request: web.Request, behavior: Behavior) -> web.StreamResponse | None:
+        """The behaviour's hang and latency, then its scripted fault, if any (every fake's handlers)."""
+        if behavior.hang:
+            await asyncio.sleep(3600)
+        if behavior.latency:
+            await asyncio.sleep(behavior.latency)
+        return await self._fault(request, behavior)
 
     async def _fault(self, request: web.Request, behavior: Behavior) -> web.StreamResponse | None:
         """The scripted fault for this request, if any (None: answer normally)."""
