@@ -2,8 +2,9 @@
 
 Both paths get the same 16-token answer, split into SSE events as each provider sends it, and
 do exactly what the gateway does per upstream read: cut whole events (``SSEBuffer``), then
-either inspect and pass them through (OpenAI) or parse, translate and re-encode them into
-OpenAI chunks (Anthropic). Run: ``python3 bench/stream_translation.py``.
+either inspect and pass them through (OpenAI) or parse and translate them into OpenAI
+chunk events (Anthropic); first with one upstream read per event, then with the whole answer
+in one read. Run: ``PYTHONPATH=src python3 bench/stream_translation.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from switchpoint.providers.native import TranslatedStream
 from switchpoint.providers.openai_compat import OpenAIStream
 from switchpoint.providers.sse import SSEBuffer
 from switchpoint.providers.translate.anthropic import AnthropicStreamTranslator
-from switchpoint.providers.translate.common import encode_events
 from switchpoint.types import Deployment
 
 TOKENS = [f" word{i}" for i in range(16)]
@@ -57,50 +57,61 @@ def anthropic_events() -> list[bytes]:
     return out
 
 
-def run_openai(events: list[bytes]) -> int:
+def reads(events: list[bytes], one_read: bool) -> list[bytes]:
+    """One upstream read per event (the worst case for per-read overhead), or the whole answer in
+    one read (as a fast upstream such as the harness's nginx mock sends it)."""
+    return [b"".join(events)] if one_read else events
+
+
+def run_openai(events: list[bytes], one_read: bool = False) -> int:
     stream = OpenAIStream(None, DEPLOYMENT, hide_usage=True, first_deadline=0.0)  # type: ignore[arg-type]
     buffer = SSEBuffer()
     size = 0
-    for raw in events:  # one upstream read per event: the worst case for per-read overhead
+    for raw in reads(events, one_read):
         size += len(stream._inspect(buffer.feed(raw))[0])
     return size
 
 
-def run_anthropic(events: list[bytes]) -> int:
+def run_anthropic(events: list[bytes], one_read: bool = False) -> int:
     translator = AnthropicStreamTranslator(created=1, model="m", include_usage=False)
     stream = TranslatedStream(None, DEPLOYMENT, translator, first_deadline=0.0,  # type: ignore[arg-type]
                               event_error=_event_error)
     buffer = SSEBuffer()
     size = 0
-    for raw in events:
-        chunks, error = stream._translate(buffer.feed(raw))
+    for raw in reads(events, one_read):
+        out, error = stream._translate(buffer.feed(raw))
         assert error is None
-        if chunks:
-            size += len(encode_events(chunks))
+        size += len(out)
     return size
 
 
-def measure(fn: Any, events: list[bytes], rounds: int = 7, n: int = 2000) -> list[float]:
+def measure(fn: Any, events: list[bytes], one_read: bool, rounds: int = 7, n: int = 2000) -> list[float]:
     per_event = []
     for _ in range(rounds):
         started = time.process_time()
         for _ in range(n):
-            fn(events)
+            fn(events, one_read)
         per_event.append((time.process_time() - started) / (n * len(events)) * 1e6)
     return per_event
 
 
 def main() -> None:
     oa, an = openai_events(), anthropic_events()
-    assert run_openai(oa) > 0 and run_anthropic(an) > 0
-    results = {}
-    for name, fn, events in (("openai pass-through", run_openai, oa), ("anthropic translation", run_anthropic, an)):
-        samples = measure(fn, events)
-        results[name] = statistics.median(samples)
-        print(f"{name:24s} {len(events):2d} events/stream  median {results[name]:.2f} us/event  "
-              f"(min {min(samples):.2f}, max {max(samples):.2f}; CPU time, {len(samples)} rounds)")
-    print(f"translation adds {results['anthropic translation'] - results['openai pass-through']:.2f} us/event "
-          f"({results['anthropic translation'] / results['openai pass-through']:.1f}x the pass-through)")
+    assert run_openai(oa) == run_openai(oa, True) > 0 and run_anthropic(an) == run_anthropic(an, True) > 0
+    for one_read in (False, True):
+        print("whole answer in one read:" if one_read else "one read per event:")
+        results = {}
+        for name, fn, events in (("openai pass-through", run_openai, oa),
+                                 ("anthropic translation", run_anthropic, an)):
+            samples = measure(fn, events, one_read)
+            results[name] = statistics.median(samples)
+            print(f"  {name:24s} {len(events):2d} events/stream  median {results[name]:.2f} us/event, "
+                  f"{results[name] * len(events):.1f} us/stream  (min {min(samples):.2f}, max {max(samples):.2f} "
+                  f"us/event; CPU time, {len(samples)} rounds)")
+        extra = results["anthropic translation"] - results["openai pass-through"]
+        per_stream = results["anthropic translation"] * len(an) - results["openai pass-through"] * len(oa)
+        print(f"  translation adds {extra:.2f} us/event, {per_stream:.1f} us/stream "
+              f"({results['anthropic translation'] / results['openai pass-through']:.1f}x the pass-through per event)")
 
 
 if __name__ == "__main__":

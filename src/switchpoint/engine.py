@@ -21,7 +21,7 @@ import difflib
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from switchpoint.balancing.attempts import (
     AttemptBook,
@@ -58,13 +58,13 @@ from switchpoint.errors import (
     UnknownModel,
     UnsupportedCapability,
 )
-from switchpoint.protocols import Balancer, EventSink, Provider
+from switchpoint.protocols import Balancer, Embedder, EventSink, Provider
 from switchpoint.routing.router import Routing
 from switchpoint.storage.records import RequestRecord
 from switchpoint.streaming import StreamingCompletion
-from switchpoint.types import ChatRequest, ChatResponse, Deployment, ModelGroup
+from switchpoint.types import ChatRequest, ChatResponse, Deployment, ModelGroup, Usage
 
-__all__ = ["Completion", "Gateway", "StreamingCompletion"]
+__all__ = ["Completion", "Embedded", "Gateway", "StreamingCompletion"]
 
 Sleep = Callable[[float], Awaitable[None]]
 _MAX_FALLBACK_HOPS = 5
@@ -525,9 +525,145 @@ class Gateway:
         self.routing.close()
         await self.sink.aclose()
 
+    # -- embeddings -------------------------------------------------------------------------
+
+    def adapter(self, kind: str) -> Provider:
+        """The adapter serving the deployments of provider ``kind`` (KeyError if none)."""
+        return self._adapters[kind]
+
+    def embedder(self, deployment: Deployment) -> Embedder | None:
+        """The deployment's adapter if it can embed, else None."""
+        adapter = self._adapters.get(deployment.provider)
+        return cast(Embedder, adapter) if callable(getattr(adapter, "embed", None)) else None
+
+    async def embed(self, body: dict[str, Any], *, request_id: str = "", tags: tuple[str, ...] = ()) -> Embedded:
+        """Serve a validated OpenAI embeddings request from its model group's embedding deployments.
+
+        As for chat: the balancer orders them, cooling-down ones are skipped, a retryable failure
+        moves on to the next one (retries paid from the group's budget, with backoff when retrying
+        the same one), and one total deadline covers it all. The record carries the input tokens
+        and their cost (the deployment's input price) and the tag ``embeddings``. Fallback groups
+        and the cascade do not apply to embeddings.
+        """
+        model = body["model"]
+        group, matched = self.resolve(model)
+        user = body.get("user")
+        record = RequestRecord(
+            request_id=request_id, created=self.clock.wall(), model=model, stream=False, group=group.name,
+            tags=(*tags, "embeddings"), user=user if isinstance(user, str) else None,
+        )
+        start = self.clock.now()
+        run = Run(ChatRequest(body, model, request_id=request_id, tags=tags), record, start,
+                  start + group.total_timeout)
+        try:
+            async with asyncio.timeout(group.total_timeout):
+                served: Served[dict[str, Any]] = await self._embed_attempts(run, group, matched)
+        except TimeoutError:
+            error = self._final_error(run, deadline_error(group))
+        except SwitchpointError as exc:
+            error = self._final_error(run, exc)
+        except BaseException as exc:
+            close_record(record, exc, start, self.clock.now())
+            self.sink.emit(record)
+            raise
+        else:
+            usage = Usage.from_openai(served.result.get("usage"))
+            limiter = served.state.usage
+            if limiter is not None and usage is not None:
+                limiter.settle(usage.total_tokens - run.tokens_wanted(), self.clock.now())
+            settle_usage(record, served, usage, None)
+            record.latency_ms = (self.clock.now() - start) * 1000
+            self.sink.emit(record)
+            return Embedded(served.result, served.group, served.deployment, record)
+        close_record(record, error, start, self.clock.now())
+        self.sink.emit(record)
+        raise error
+
+    def _embedding_order(self, group: ModelGroup) -> tuple[list[Deployment], list[Deployment], bool]:
+        """The group's embedding deployments, those that may take the request in the balancer's
+        order, and whether this is panic routing (as :meth:`_order` does for chat)."""
+        candidates = [d for d in group.deployments if self.embedder(d) is not None]
+        if not candidates:
+            raise UnsupportedCapability(
+                f"No deployment of the model group '{group.name}' serves embeddings "
+                "(OpenAI-compatible and Gemini deployments do).",
+                param="model",
+            )
+        health = self.health_tracker
+        available, panic = candidates, False
+        if health.paused:
+            now = self.clock.now()
+            available = [d for d in candidates if health.available(health.of(d), now)]
+            if not available and health.panic([health.of(d) for d in candidates], now):
+                available, panic = candidates, True
+                self.counters["panics"] += 1
+        ordered = self._balancer.order(group, available) if available else []
+        if not ordered:
+            raise unavailable(group, candidates, health, self.clock.now())
+        return candidates, ordered, panic
+
+    async def _embed_attempts(self, run: Run, group: ModelGroup, matched: str | None) -> Served[dict[str, Any]]:
+        """Attempts within the group, as :meth:`_attempts` makes them for chat (without hedging)."""
+        candidates, ordered, panic = self._embedding_order(group)
+        runtime = self._runtime[group.name]
+        health, book = self.health_tracker, self._book
+        now = self.clock.now()
+        runtime.budget.on_request(now)
+        cursor = Cursor(ordered, panic)
+        reason = "first (panic: every deployment is cooling down)" if panic else "first"
+        last: ProviderError | None = None
+        tries, limit = 0, group.max_attempts or len(ordered)
+        while tries < limit:
+            wait = 0.0
+            deployment = cursor.next(health, now) if tries else cursor.first()
+            if deployment is None:
+                if last is None:
+                    raise unavailable(group, candidates, health, now)
+                deployment, wait, reason = retry_target(
+                    ordered, last, health, self.retry, self._rng, run.deadline, tries, now, panic)
+                if deployment is None:
+                    raise last
+            if tries:
+                if not self._may_retry(run, runtime, now):
+                    raise last or unavailable(group, candidates, health, now)
+                if wait:
+                    await self._sleep(wait)
+            embedder = self.embedder(deployment)
+            assert embedder is not None  # the order holds embedding deployments only
+            served = book.start(run, group, deployment, upstream_model(deployment, matched), reason, wait,
+                                self.clock.now())
+            try:
+                result = await embedder.embed(run.request.body, deployment, served.model)
+            except ProviderError as exc:
+                book.failed(run, served, exc)
+                if classify(exc) not in RETRYABLE:
+                    raise
+                last, tries, reason = exc, tries + 1, f"failover after {type(exc).__name__}"
+                now = self.clock.now()
+                continue
+            except BaseException:
+                book.cancelled(served)
+                raise
+            return book.succeeded(served, result, False)
+        raise last or unavailable(group, candidates, health, self.clock.now())
+
 
 def upstream_model(deployment: Deployment, matched: str | None) -> str:
     """The model id to send upstream: a ``*`` in the deployment's model takes the wildcard's match."""
     if matched is not None and "*" in deployment.model:
         return deployment.model.replace("*", matched)
     return deployment.model
+
+
+@dataclass(slots=True)
+class Embedded:
+    """A served embeddings request: the OpenAI embeddings response, where it ran, and its record."""
+
+    response: dict[str, Any]
+    group: ModelGroup
+    deployment: Deployment
+    record: RequestRecord
+
+    def route_headers(self) -> list[tuple[bytes, bytes]]:
+        """``x-switchpoint-attempts``/``-route``/``-cost`` response headers."""
+        return route_headers(self.record, self.group.name)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from switchpoint.storage.records import RequestRecord
 from switchpoint.types import ChatRequest, ChatResponse, ChatStream, Deployment, ModelGroup
 
-__all__ = ["Balancer", "EventSink", "Provider"]
+__all__ = ["Balancer", "Embedder", "EventSink", "Provider"]
 
 
 class Provider(Protocol):
@@ -27,6 +27,16 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class Embedder(Protocol):
+    """A provider that can also embed (the OpenAI-compatible and Gemini adapters).
+
+    ``body`` is a validated OpenAI embeddings request; the answer is an OpenAI embeddings response
+    dict (``data``, ``model``, ``usage``).
+    """
+
+    async def embed(self, body: dict[str, Any], deployment: Deployment, upstream_model: str) -> dict[str, Any]: ...
 
 
 class Balancer(Protocol):

@@ -42,18 +42,32 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens.
+
+    ``cached_input``: cache reads (default: the input rate). ``cache_write``: prompt-cache writes with
+    the 5-minute TTL, and ``cache_write_1h`` those with the 1-hour TTL; by default 1.25x and 2x the
+    input rate, as Anthropic bills them. Only upstreams that report cache writes are charged for them.
+    """
 
     input: float = 0.0
     output: float = 0.0
     cached_input: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
 
     def cost(self, usage: Usage) -> float:
         cached = usage.cached_tokens
         cached_rate = self.input if self.cached_input is None else self.cached_input
-        return (
-            (usage.prompt_tokens - cached) * self.input + cached * cached_rate + usage.completion_tokens * self.output
-        ) / 1_000_000
+        total = (usage.prompt_tokens - cached) * self.input + cached * cached_rate
+        total += usage.completion_tokens * self.output
+        written = usage.cache_creation_tokens
+        if written:
+            hour = min(usage.cache_creation_1h_tokens, written)
+            rate = self.input * 1.25 if self.cache_write is None else self.cache_write
+            hour_rate = self.input * 2 if self.cache_write_1h is None else self.cache_write_1h
+            # Writes are part of the prompt tokens, counted above at the input rate: charge the difference.
+            total += (written - hour) * (rate - self.input) + hour * (hour_rate - self.input)
+        return total / 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +117,15 @@ class ModelGroup:
 
 @dataclass(slots=True)
 class Usage:
+    """Token counts. ``prompt_tokens`` includes cache reads (``cached_tokens``) and cache writes
+    (``cache_creation_tokens``, of which ``cache_creation_1h_tokens`` were written with the 1-hour TTL)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     cached_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_creation_1h_tokens: int = 0
 
     @classmethod
     def from_openai(cls, data: Mapping[str, Any] | None) -> Usage | None:
@@ -115,9 +134,12 @@ class Usage:
         prompt = _int(data.get("prompt_tokens"))
         completion = _int(data.get("completion_tokens"))
         details = data.get("prompt_tokens_details")
-        cached = _int(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
+        cached = written = 0
+        if isinstance(details, Mapping):
+            # ``cache_write_tokens``: cache writes as OpenRouter reports them (and switchpoint relays them).
+            cached, written = _int(details.get("cached_tokens")), _int(details.get("cache_write_tokens"))
         total = _int(data.get("total_tokens")) or prompt + completion
-        return cls(prompt, completion, total, cached)
+        return cls(prompt, completion, total, cached, written)
 
     def to_openai(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -125,8 +147,10 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
         }
-        if self.cached_tokens:
-            out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.cached_tokens or self.cache_creation_tokens:
+            details = out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+            if self.cache_creation_tokens:
+                details["cache_write_tokens"] = self.cache_creation_tokens
         return out
 
 

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pytest
 
 from switchpoint.errors import (
     ContextWindowExceeded,
-    ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
     ProviderProtocolError,
     ProviderRateLimited,
-    ProviderTimeout,
 )
 from switchpoint.providers.anthropic import AnthropicProvider
 from switchpoint.testing import FakeAnthropicUpstream
-from switchpoint.types import ChatRequest, ChatResponse, Deployment, Timeouts, Usage
-from tests.helpers import free_port
+from switchpoint.types import ChatRequest, ChatResponse, Deployment, Usage
+from tests.providers import adapter_harness as harness
+from tests.providers.adapter_harness import TIMEOUTS, Streamed, chat_request, run
 from tests.providers.fixtures import cases, check_error, sse_chunks, without_created
 
-T = TypeVar("T")
 MODEL = "claude-sonnet-4-5"
 KEY = "sk-ant-api03-adapter-test-0123456789"
 HI = {"model": "claude", "messages": [{"role": "user", "content": "Hi"}]}
@@ -43,46 +40,22 @@ def _reset(fake: FakeAnthropicUpstream) -> None:
     fake.reset()
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
 def deployment(fake: FakeAnthropicUpstream, **changes: Any) -> Deployment:
     base = Deployment(id="claude", provider="anthropic", model=MODEL, api_base=fake.base_url, api_key=KEY,
-                      timeouts=Timeouts(connect=2, first_token=5, idle=5, total=10))
+                      timeouts=TIMEOUTS)
     return replace(base, **changes)
 
 
 def request(body: dict[str, Any] | None = None, *, include_usage: bool = False) -> ChatRequest:
-    body = body or HI
-    return ChatRequest(body=body, model=body["model"], stream=bool(body.get("stream")), include_usage=include_usage)
+    return chat_request(body or HI, include_usage=include_usage)
 
 
 async def complete(d: Deployment, r: ChatRequest) -> ChatResponse:
-    provider = AnthropicProvider()
-    try:
-        return await provider.complete(r, d, d.model)
-    finally:
-        await provider.aclose()
+    return await harness.complete(AnthropicProvider, d, r)
 
 
-async def stream(d: Deployment, r: ChatRequest) -> tuple[list[bytes], Usage | None, str | None, Exception | None]:
-    """Every block the stream yields, its usage and finish reason, and the error it ended in."""
-    provider = AnthropicProvider()
-    blocks: list[bytes] = []
-    error: Exception | None = None
-    try:
-        upstream = await provider.stream(r, d, d.model)
-        try:
-            async for block in upstream:
-                blocks.append(block)
-        except ProviderError as exc:
-            error = exc
-        finally:
-            await upstream.aclose()
-        return blocks, upstream.usage, upstream.finish_reason, error
-    finally:
-        await provider.aclose()
+async def stream(d: Deployment, r: ChatRequest) -> Streamed:
+    return await harness.stream(AnthropicProvider, d, r)
 
 
 def sse(events: list[dict[str, Any]]) -> bytes:
@@ -187,11 +160,6 @@ def test_invalid_json_and_malformed_answers_are_protocol_errors(fake: FakeAnthro
         run(complete(deployment(fake), request()))
 
 
-def test_connection_refused(fake: FakeAnthropicUpstream) -> None:
-    with pytest.raises(ProviderConnectionError):
-        run(complete(deployment(fake, api_base=f"http://127.0.0.1:{free_port()}/v1"), request()))
-
-
 # --- streams -----------------------------------------------------------------------------------
 
 
@@ -202,7 +170,8 @@ def test_stream_of_the_fake(fake: FakeAnthropicUpstream) -> None:
     assert error is None and finish == "stop"
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "one two three"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 127
-    assert usage == Usage(prompt_tokens=127, completion_tokens=3, total_tokens=130, cached_tokens=100)
+    assert usage == Usage(prompt_tokens=127, completion_tokens=3, total_tokens=130, cached_tokens=100,
+                          cache_creation_tokens=20)
     assert fake.requests[-1].body["stream"] is True
 
 
@@ -230,54 +199,9 @@ def test_chunks_before_a_mid_stream_error_are_relayed(fake: FakeAnthropicUpstrea
     assert isinstance(error, ProviderHTTPError) and error.status_code == 500 and "mid-stream" in error.message
 
 
-def test_dropped_stream_is_an_error_not_a_truncation(fake: FakeAnthropicUpstream) -> None:
-    fake.script(MODEL, reply="a b c d", drop_after=4, chunk_delay=0.02)
-    blocks, _, finish, error = run(stream(deployment(fake), request()))
-    assert blocks and finish is None
-    assert isinstance(error, ProviderProtocolError | ProviderConnectionError)
-
-
 def test_stream_without_an_end_is_a_protocol_error(fake: FakeAnthropicUpstream) -> None:
     start = {"type": "message_start", "message": {"id": "m", "model": MODEL, "content": [],
                                                   "usage": {"input_tokens": 1, "output_tokens": 1}}}
     fake.script(MODEL, raw=sse([start]))
     _, _, _, error = run(stream(deployment(fake), request()))
     assert isinstance(error, ProviderProtocolError) and "before it finished" in error.message
-
-
-def test_first_token_timeout(fake: FakeAnthropicUpstream) -> None:
-    fake.script(MODEL, latency=1.0)
-    short = Timeouts(connect=2, first_token=0.2, idle=5, total=10)
-    with pytest.raises(ProviderTimeout) as raised:
-        run(stream(deployment(fake, timeouts=short), request()))
-    assert raised.value.phase == "first_token"
-
-
-def test_idle_timeout(fake: FakeAnthropicUpstream) -> None:
-    fake.script(MODEL, reply="a b c", chunk_delay=0.5)
-    short = Timeouts(connect=2, first_token=5, idle=0.2, total=10)
-    blocks, _, _, error = run(stream(deployment(fake, timeouts=short), request()))
-    assert blocks and isinstance(error, ProviderTimeout) and error.phase == "idle"
-    wait_for_abort(fake)  # the stalled upstream is cut off, not left generating
-
-
-def wait_for_abort(fake: Any) -> None:
-    deadline = time.monotonic() + 5
-    while not fake.aborted_streams and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert fake.aborted_streams == 1
-
-
-def test_closing_a_stream_early_aborts_the_upstream(fake: FakeAnthropicUpstream) -> None:
-    fake.script(MODEL, reply="a b c d e f g h", chunk_delay=0.05)
-
-    async def read_one_block() -> None:
-        provider = AnthropicProvider()
-        upstream = await provider.stream(request(), deployment(fake), MODEL)
-        async for _ in upstream:
-            break
-        await upstream.aclose()
-        await provider.aclose()
-
-    run(read_one_block())
-    wait_for_abort(fake)

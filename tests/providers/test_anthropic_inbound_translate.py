@@ -12,6 +12,7 @@ from switchpoint.providers.sse import SSEBuffer, event_data
 from switchpoint.providers.translate.anthropic import to_anthropic_request
 from switchpoint.providers.translate.anthropic_inbound import (
     InboundRequest,
+    anthropic_usage,
     message_from_completion,
     to_openai_body,
 )
@@ -210,7 +211,8 @@ class TestAnswers:
                 {"type": "tool_use", "id": "toolu_1", "name": "g", "input": {}},
             ],
             "stop_reason": "tool_use", "stop_sequence": None,
-            "usage": {"input_tokens": 200, "output_tokens": 30, "cache_read_input_tokens": 1000},
+            "usage": {"input_tokens": 200, "output_tokens": 30, "cache_read_input_tokens": 1000,
+                      "cache_creation_input_tokens": 0},
         }
 
     @pytest.mark.parametrize(("finish", "expected"), [
@@ -303,7 +305,8 @@ class TestStreams:
         assert [e[1]["delta"]["partial_json"] for e in events[7:9]] == ['{"a":', " 1}"]
         assert events[10][1]["index"] == 2 and events[11][1]["delta"]["partial_json"] == "{}"
         assert events[13][1] == {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                                 "usage": {"input_tokens": 10, "output_tokens": 9, "cache_read_input_tokens": 40}}
+                                 "usage": {"input_tokens": 10, "output_tokens": 9, "cache_read_input_tokens": 40,
+                                           "cache_creation_input_tokens": 0}}
 
     def test_thinking_refusal_and_stop_sequence(self) -> None:
         request = InboundRequest({}, "m", ("END",), True)
@@ -326,3 +329,19 @@ class TestStreams:
         out = stream.feed(b": keep-alive\n\ndata: not json\n\ndata: [1, 2]\n\n" + sse(chunk({"content": "ok"})))
         names = [name for name, _ in events_of(out)]
         assert names == ["message_start", "ping", "content_block_start", "content_block_delta"]
+
+
+@pytest.mark.parametrize(
+    ("openai_usage", "expected"),
+    [
+        ({"prompt_tokens": 130, "completion_tokens": 2,
+          "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 20}},
+         {"input_tokens": 10, "output_tokens": 2, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20}),
+        ({"prompt_tokens": 5, "completion_tokens": 1},
+         {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}),
+    ],
+    ids=["openrouter-style-cache-writes", "no-cache"],
+)
+def test_cache_writes_are_counted_apart_from_input_tokens(openai_usage: dict[str, Any],
+                                                          expected: dict[str, int]) -> None:
+    assert anthropic_usage(Usage.from_openai(openai_usage)) == expected

@@ -15,10 +15,11 @@ from switchpoint.providers.translate.anthropic import (
     finish_reason,
     response_from_anthropic,
     to_anthropic_request,
+    usage_from_anthropic,
 )
-from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent
-from switchpoint.types import Deployment, Price
-from tests.providers.fixtures import CREATED, cases, check_error
+from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent, chunk, encode_events
+from switchpoint.types import Deployment, Price, Usage
+from tests.providers.fixtures import CREATED, cases, check_error, sse_chunks
 
 MODEL = "claude-sonnet-4-5"
 DEPLOYMENT = Deployment(id="claude", provider="anthropic", model=MODEL, api_base="http://127.0.0.1:9/v1",
@@ -56,12 +57,12 @@ def test_stream_fixtures(case: dict[str, Any]) -> None:
     if "error" in case:
         with pytest.raises(UpstreamErrorEvent) as raised:
             for event in case["events"]:
-                chunks.extend(translator.feed(event))
+                chunks.extend(sse_chunks([translator.feed(event)]))
         check_error(_event_error(DEPLOYMENT, raised.value), case["error"])
     else:
         for event in case["events"]:
-            chunks.extend(translator.feed(event))
-        chunks.extend(translator.end())
+            chunks.extend(sse_chunks([translator.feed(event)]))
+        chunks.extend(sse_chunks([translator.end()]))
         usage = translator.usage
         assert usage is not None
         assert case["usage"] == {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
@@ -177,14 +178,64 @@ def test_finish_reasons(stop_reason: str | None, finish: str | None) -> None:
     assert finish_reason(stop_reason) == finish
 
 
-def test_cache_tokens_are_priced_reads_at_the_cached_rate_and_writes_at_the_input_rate() -> None:
+def test_cache_tokens_are_priced_reads_at_the_cached_rate_and_writes_at_1_25x_the_input_rate() -> None:
     data = {"id": "m", "model": MODEL, "content": [{"type": "text", "text": "x"}], "stop_reason": "end_turn",
             "usage": {"input_tokens": 12, "cache_creation_input_tokens": 200, "cache_read_input_tokens": 1000,
                       "output_tokens": 9}}
     _, usage, _ = response_from_anthropic(data, created=CREATED)
-    assert usage is not None
+    assert usage is not None and (usage.cache_creation_tokens, usage.cache_creation_1h_tokens) == (200, 0)
     price = Price(input=3.0, output=15.0, cached_input=0.3)
-    assert price.cost(usage) == pytest.approx(((12 + 200) * 3.0 + 1000 * 0.3 + 9 * 15.0) / 1e6)
+    assert price.cost(usage) == pytest.approx((12 * 3.0 + 200 * 3.75 + 1000 * 0.3 + 9 * 15.0) / 1e6)
+    configured = Price(input=3.0, output=15.0, cached_input=0.3, cache_write=5.0)
+    assert configured.cost(usage) == pytest.approx((12 * 3.0 + 200 * 5.0 + 1000 * 0.3 + 9 * 15.0) / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("usage", "written", "hour"),
+    [
+        ({"cache_creation_input_tokens": 300,
+          "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200}}, 300, 200),
+        ({"cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200}}, 300, 200),
+        ({"cache_creation_input_tokens": 50, "cache_creation": {"ephemeral_1h_input_tokens": 50}}, 50, 50),
+        ({"cache_creation_input_tokens": 50, "cache_creation": None}, 50, 0),
+        ({"cache_creation_input_tokens": 10, "cache_creation": {"ephemeral_1h_input_tokens": 99}}, 10, 10),
+        ({"cache_creation_input_tokens": True, "cache_creation": {"ephemeral_1h_input_tokens": "9"}}, 0, 0),
+    ],
+    ids=["both-ttls", "breakdown-only", "1h-only", "null-breakdown", "inconsistent-capped", "wrong-types"],
+)
+def test_cache_write_breakdown(usage: dict[str, Any], written: int, hour: int) -> None:
+    parsed = usage_from_anthropic({"input_tokens": 10, "output_tokens": 5, **usage})
+    assert parsed is not None
+    assert (parsed.prompt_tokens, parsed.cache_creation_tokens, parsed.cache_creation_1h_tokens) == (
+        10 + written, written, hour)
+    # 1-hour writes cost 2x the input rate, 5-minute writes 1.25x, unless configured.
+    expected = (10 * 3.0 + (written - hour) * 3.75 + hour * 6.0 + 5 * 15.0) / 1e6
+    assert Price(input=3.0, output=15.0).cost(parsed) == pytest.approx(expected)
+    expected = (10 * 3.0 + (written - hour) * 4.0 + hour * 7.0 + 5 * 15.0) / 1e6
+    assert Price(input=3.0, output=15.0, cache_write=4.0, cache_write_1h=7.0).cost(parsed) == pytest.approx(expected)
+
+
+def test_cache_writes_reach_the_openai_usage_as_cache_write_tokens() -> None:
+    usage = usage_from_anthropic({"input_tokens": 1, "cache_creation_input_tokens": 7, "output_tokens": 2})
+    assert usage is not None
+    assert usage.to_openai() == {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10,
+                                 "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 7}}
+    assert Usage.from_openai(usage.to_openai()) == Usage(8, 2, 10, 0, 7)  # the 1-hour split is not in this format
+
+
+def test_stream_cache_writes_from_message_start_and_delta() -> None:
+    translator = AnthropicStreamTranslator(created=CREATED)
+    translator.feed({"type": "message_start", "message": {"id": "m", "usage": {
+        "input_tokens": 4, "cache_creation_input_tokens": 30, "cache_read_input_tokens": 0, "output_tokens": 1,
+        "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}}}})
+    start = translator.usage
+    assert start is not None and (start.cache_creation_tokens, start.cache_creation_1h_tokens) == (30, 20)
+    # message_delta may repeat the cumulative counts; the latest value of each wins.
+    translator.feed({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                     "usage": {"output_tokens": 6, "cache_creation_input_tokens": 30}})
+    usage = translator.usage
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (34, 6)
+    assert (usage.cache_creation_tokens, usage.cache_creation_1h_tokens) == (30, 20)
 
 
 def test_thinking_blocks_become_reasoning_content() -> None:
@@ -211,25 +262,26 @@ def test_stream_usage_is_cumulative_and_hidden_unless_asked() -> None:
     translator.feed(START)
     delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
              "usage": {"input_tokens": 7, "cache_read_input_tokens": 3, "output_tokens": 4}}
-    assert translator.feed(delta)[0]["choices"][0]["finish_reason"] == "stop"
-    assert translator.feed({"type": "message_stop"}) == [] and translator.end() == []
+    assert sse_chunks([translator.feed(delta)])[-1]["choices"][0]["finish_reason"] == "stop"
+    assert translator.feed({"type": "message_stop"}) == b"" and translator.end() == b""
     usage = translator.usage
     assert usage is not None and (usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) == (10, 3, 4)
 
 
 def test_stream_state_before_the_end() -> None:
     translator = AnthropicStreamTranslator(created=CREATED, include_usage=True)
-    assert translator.usage is None and not translator.complete and translator.end() == []
+    assert translator.usage is None and not translator.complete and translator.end() == b""
     translator.feed(START)
-    assert translator.feed({"type": "some_new_event", "data": 1}) == []
+    assert translator.feed({"type": "some_new_event", "data": 1}) == b""
     assert translator.feed({"type": "content_block_start", "index": 0,
-                            "content_block": {"type": "thinking", "thinking": ""}}) == []
-    chunks = translator.feed({"type": "content_block_delta", "index": 0,
-                              "delta": {"type": "thinking_delta", "thinking": "Hm"}})
-    assert chunks[0]["choices"][0]["delta"] == {"reasoning_content": "Hm"}
+                            "content_block": {"type": "thinking", "thinking": ""}}) == b""
+    chunks = sse_chunks([translator.feed({"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "thinking_delta", "thinking": "Hm"}})])
+    assert [c["choices"][0]["delta"] for c in chunks] == [{"role": "assistant", "content": ""},
+                                                          {"reasoning_content": "Hm"}]
     assert translator.feed({"type": "content_block_delta", "index": 0,
-                            "delta": {"type": "signature_delta", "signature": "s"}}) == []
-    assert not translator.complete and translator.end() == []  # no usage chunk for an unfinished stream
+                            "delta": {"type": "signature_delta", "signature": "s"}}) == b""
+    assert not translator.complete and translator.end() == b""  # no usage chunk for an unfinished stream
 
 
 @pytest.mark.parametrize(
@@ -254,3 +306,107 @@ def test_stream_error_events(error_type: str, cls: str, status: int) -> None:
         translator.feed({"type": "error", "error": {"type": error_type, "message": "boom"}})
     error: ProviderError = _event_error(DEPLOYMENT, raised.value)
     assert type(error).__name__ == cls and error.status == status and "boom" in error.message
+
+
+# --- the byte templates of the stream fast path --------------------------------------------------
+
+
+def _started(message_id: str = "m1", model: str = MODEL) -> AnthropicStreamTranslator:
+    translator = AnthropicStreamTranslator(created=CREATED, include_usage=True)
+    start = {"type": "message_start", "message": {"id": message_id, "model": model, "content": [],
+                                                  "usage": {"input_tokens": 5, "output_tokens": 1}}}
+    assert translator.feed(start) == b""  # the role chunk waits for the first output
+    return translator
+
+
+def _expected(delta: dict[str, Any], finish: str | None = None, message_id: str = "m1",
+              model: str = MODEL) -> bytes:
+    """What the dict-building path gives for the same chunk: the bytes must be identical."""
+    return encode_events([chunk({"id": message_id, "created": CREATED, "model": model}, delta, finish)])
+
+
+ROLE = {"role": "assistant", "content": ""}
+TEXTS = ["", "plain", "héllo wörld ✓ 中文 😀", 'say "hi"', "back\\slash", "line\nbreak\r\ttab",
+         "\x00\x01\x1f\x7f", "\u2028\u2029", "</script>", "{\"not\": \"json\"}", "a" * 5000]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=range(len(TEXTS)))
+def test_text_deltas_are_byte_identical_to_the_encoded_chunk(text: str) -> None:
+    translator = _started()
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+    assert translator.feed(delta) == _expected(ROLE) + _expected({"content": text})
+    assert translator.feed(delta) == _expected({"content": text})
+    assert sse_chunks([_expected({"content": text})])[0]["choices"][0]["delta"]["content"] == text
+
+
+@pytest.mark.parametrize(("message_id", "model"), [("msg_\"q\"", "cl\\aude"), ("msg_é", "模型"), ("", "")])
+def test_the_rendered_head_escapes_id_and_model(message_id: str, model: str) -> None:
+    translator = AnthropicStreamTranslator(created=CREATED, model="fallback")
+    translator.feed({"type": "message_start", "message": {"id": message_id, "model": model}})
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
+    model = model or "fallback"  # an empty model keeps the one the request named
+    assert translator.feed(delta) == (_expected(ROLE, message_id=message_id, model=model)
+                                      + _expected({"content": "x"}, message_id=message_id, model=model))
+
+
+def test_a_text_delta_without_text_is_empty_content() -> None:
+    translator = _started()
+    for delta in ({"type": "text_delta"}, {"type": "text_delta", "text": None}, {"type": "text_delta", "text": 3}):
+        out = translator.feed({"type": "content_block_delta", "index": 0, "delta": delta})
+        assert sse_chunks([out])[-1]["choices"][0]["delta"] == {"content": ""}
+
+
+def test_tool_argument_deltas_are_byte_identical() -> None:
+    translator = _started()
+    start = {"type": "content_block_start", "index": 1,
+             "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}}
+    call = {"index": 0, "id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+    assert translator.feed(start) == _expected(ROLE) + _expected({"tool_calls": [call]})
+    for piece in ['{"city": "Pa', 'ris \\"Fr\\"', ' é 😀"}']:
+        delta = {"type": "content_block_delta", "index": 1,
+                 "delta": {"type": "input_json_delta", "partial_json": piece}}
+        assert translator.feed(delta) == _expected({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+    # An argument delta for a block that is not a tool call, or an empty one, makes nothing.
+    assert translator.feed({"type": "content_block_delta", "index": 7,
+                            "delta": {"type": "input_json_delta", "partial_json": "{}"}}) == b""
+    assert translator.feed({"type": "content_block_delta", "index": 1,
+                            "delta": {"type": "input_json_delta", "partial_json": ""}}) == b""
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"type": "ping"}, {"type": "content_block_stop", "index": 0}, {"type": "brand_new_event", "x": [1]},
+     {"no_type": True}, {"type": "content_block_delta", "index": 0, "delta": {"type": "citations_delta"}},
+     {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 3}}],
+    ids=["ping", "block_stop", "unknown", "untyped", "citations", "usage-only-delta"],
+)
+def test_events_that_make_nothing_keep_the_role_chunk_waiting(event: dict[str, Any]) -> None:
+    translator = _started()
+    assert translator.feed(event) == b""
+    finish = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}
+    assert translator.feed(finish) == _expected(ROLE) + _expected({}, "stop")
+
+
+def test_a_stream_with_no_output_still_sends_the_role_chunk_at_its_end() -> None:
+    translator = AnthropicStreamTranslator(created=CREATED, model=MODEL)
+    translator.feed(START)
+    assert translator.feed({"type": "message_stop"}) == _expected(ROLE) and translator.done
+    assert translator.end() == b""
+
+
+def test_usage_is_recomputed_only_when_it_changes() -> None:
+    translator = _started()
+    first = translator.usage
+    assert first is not None and translator.usage is first
+    translator.feed({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}})
+    second = translator.usage
+    assert second is not None and second is not first and second.completion_tokens == 9
+
+
+def test_chunks_before_any_message_start_use_the_requested_model() -> None:
+    translator = AnthropicStreamTranslator(created=CREATED, model="asked")
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
+    assert translator.feed(delta) == _expected({"content": "x"}, message_id="", model="asked")
+    translator = AnthropicStreamTranslator(created=CREATED, model="asked")
+    finish = {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}}
+    assert translator.feed(finish) == _expected({}, "length", message_id="", model="asked")

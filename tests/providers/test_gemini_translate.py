@@ -19,7 +19,7 @@ from switchpoint.providers.translate.gemini import (
     to_gemini_request,
 )
 from switchpoint.types import Deployment, Price
-from tests.providers.fixtures import CREATED, cases, check_error
+from tests.providers.fixtures import CREATED, cases, check_error, sse_chunks
 
 MODEL = "gemini-2.5-flash"
 DEPLOYMENT = Deployment(id="gemini", provider="gemini", model=MODEL, api_base="http://127.0.0.1:9/v1beta",
@@ -31,8 +31,8 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters":
 def _translate(events: list[dict[str, Any]], include_usage: bool = False) -> tuple[GeminiStreamTranslator, list[Any]]:
     translator = GeminiStreamTranslator(created=CREATED, model=MODEL, response_id="chatcmpl-test",
                                         include_usage=include_usage)
-    chunks = [c for event in events for c in translator.feed(event)]
-    return translator, chunks + translator.end()
+    chunks = sse_chunks([translator.feed(event) for event in events])
+    return translator, chunks + sse_chunks([translator.end()])
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ def test_stream_fixtures(case: dict[str, Any]) -> None:
         chunks: list[Any] = []
         with pytest.raises(UpstreamErrorEvent) as raised:
             for event in case["events"]:
-                chunks.extend(translator.feed(event))
+                chunks.extend(sse_chunks([translator.feed(event)]))
         check_error(_event_error(DEPLOYMENT, raised.value), case["error"])
         assert chunks == case["chunks"]
         return

@@ -190,12 +190,24 @@ def test_flush_normalises_a_held_cr(chunks: list[bytes], expected: bytes) -> Non
         (b"event: delta\ndata: x\nid: 7", b"x"),
         (b"id: 1\nretry: 10\ndata:[DONE]", b"[DONE]"),
         (b": comment\ndata: x", b"x"),
+        # the two-line shortcut (``event:`` then ``data:``, as Anthropic sends events)
+        (b'event: content_block_delta\ndata: {"a": 1}', b'{"a": 1}'),
+        (b"event: x\ndata:nospace", b"nospace"),
+        (b"event: x\ndata:  two", b" two"),
+        (b"event: x\ndata:", b""),
+        (b"event: x\ndata: a\ndata: b", b"a\nb"),
+        (b"event: x\ndata: a\nid: 1", b"a"),
+        (b"data: a\nevent: x", b"a"),
     ],
 )
 def test_event_data(event: bytes, payload: bytes) -> None:
     assert event_data(event) == payload
 
 
-@pytest.mark.parametrize("event", [b": ping", b":", b"event: ping", b"id: 3\nretry: 5", b"", b"dat: x", b" data: x"])
+@pytest.mark.parametrize(
+    "event",
+    [b": ping", b":", b"event: ping", b"id: 3\nretry: 5", b"", b"dat: x", b" data: x", b"event: ping\nid: 1",
+     b"event: x\n data: y", b"event: x\n"],
+)
 def test_event_without_data_is_none(event: bytes) -> None:
     assert event_data(event) is None

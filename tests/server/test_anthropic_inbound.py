@@ -100,10 +100,11 @@ def fake_of(group: str, request: pytest.FixtureRequest) -> FakeOpenAIUpstream:
 def script_usage(group: str) -> tuple[dict[str, int], dict[str, int]]:
     """Usage to script upstream, and the Anthropic usage it must come back as."""
     if group == "gpt":
-        return {"prompt_tokens": 12}, {"input_tokens": 12, "cache_read_input_tokens": 0}
-    # Anthropic upstream: prompt = 20 + 100 read + 5 written; cached = 100 → input 25, cache reads 100
+        return {"prompt_tokens": 12}, {"input_tokens": 12, "cache_read_input_tokens": 0,
+                                       "cache_creation_input_tokens": 0}
+    # Anthropic upstream: 20 input + 100 read + 5 written come back as they were sent
     return ({"prompt_tokens": 20, "cache_read_tokens": 100, "cache_creation_tokens": 5},
-            {"input_tokens": 25, "cache_read_input_tokens": 100})
+            {"input_tokens": 20, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5})
 
 
 def test_message(client: anthropic.Anthropic, group: str, request: pytest.FixtureRequest) -> None:
@@ -123,6 +124,7 @@ def test_message(client: anthropic.Anthropic, group: str, request: pytest.Fixtur
     assert message.stop_reason == "end_turn" and message.stop_sequence is None
     assert message.usage.input_tokens == expected["input_tokens"] and message.usage.output_tokens == 3
     assert message.usage.cache_read_input_tokens == expected["cache_read_input_tokens"]
+    assert message.usage.cache_creation_input_tokens == expected["cache_creation_input_tokens"]
     sent = fake.requests[-1].body
     if group == "gpt":
         assert sent["messages"] == [{"role": "system", "content": "Be brief."}, *ASK]
@@ -157,6 +159,7 @@ def test_streaming(client: anthropic.Anthropic, gateway: ServedGateway, group: s
     assert stop == "end_turn"
     assert usage.input_tokens == expected["input_tokens"] and usage.output_tokens == 4
     assert usage.cache_read_input_tokens == expected["cache_read_input_tokens"]
+    assert usage.cache_creation_input_tokens == expected["cache_creation_input_tokens"]
     sent = fake.requests[-1].body
     assert sent["stream"] is True
     if group == "gpt":

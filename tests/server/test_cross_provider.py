@@ -90,7 +90,10 @@ def script_usage(group: str) -> tuple[dict[str, int], tuple[int, int, int]]:
 def expected_cost(group: str, prompt: int, cached: int, completion: int) -> float:
     price = PRICES[group]
     assert price.cached_input is not None
-    return ((prompt - cached) * price.input + cached * price.cached_input + completion * price.output) / 1e6
+    # Anthropic bills the 200 cache-write tokens at 1.25x the input price (the default write price).
+    written = 200 if group == "claude" else 0
+    return ((prompt - cached - written) * price.input + cached * price.cached_input + written * price.input * 1.25
+            + completion * price.output) / 1e6
 
 
 def test_chat(client: openai.OpenAI, gateway: ServedGateway, group: str, request: pytest.FixtureRequest) -> None:
@@ -103,6 +106,8 @@ def test_chat(client: openai.OpenAI, gateway: ServedGateway, group: str, request
     assert reply.usage is not None
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (prompt, completion)
     assert reply.usage.prompt_tokens_details is not None and reply.usage.prompt_tokens_details.cached_tokens == cached
+    written = getattr(reply.usage.prompt_tokens_details, "cache_write_tokens", None)
+    assert written == (200 if group == "claude" else None)  # OpenRouter's name for cache writes
     record = gateway.sink.records[-1]
     assert (record.prompt_tokens, record.cached_tokens, record.completion_tokens) == (prompt, cached, completion)
     assert record.cost == pytest.approx(expected_cost(group, prompt, cached, completion))

@@ -1,5 +1,6 @@
 """``POST /v1/embeddings`` with the official ``openai`` client: OpenAI-compatible and Gemini
-deployments, base64 and float vectors, and failover between a group's deployments."""
+deployments, base64 and float vectors, and failover between a group's deployments (balancing,
+health, retries and records: ``test_embeddings_engine.py``)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def gateway(upstream: FakeOpenAIUpstream, gemini_fake: FakeGeminiUpstream) -> It
     config = {
         "server": {"master_key": KEY},
         "models": [
-            {"name": "emb", "deployments": [{**compat, "id": "primary", "model": "emb-a"},
-                                            {**compat, "id": "backup", "model": "emb-b"}]},
+            # Weights make the balancer's order all but certain: primary first, then backup.
+            {"name": "emb", "deployments": [{**compat, "id": "primary", "model": "emb-a", "weight": 1e6},
+                                            {**compat, "id": "backup", "model": "emb-b", "weight": 1e-6}]},
             {"name": "gemini-emb", "model": "gemini-embedding-001", **gemini},
             {"name": "gemini-bad-key", "id": "bad-key", "model": "gemini-embedding-001", **gemini,
              "api_key": "AIza-wrong-key-0123"},

@@ -61,6 +61,12 @@ class DeploymentConfig(StrictModel):
     input_cost_per_mtok: float = Field(default=0.0, ge=0, description="USD per million input tokens")
     output_cost_per_mtok: float = Field(default=0.0, ge=0, description="USD per million output tokens")
     cached_input_cost_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_cost_per_mtok: float | None = Field(
+        default=None, ge=0, description="prompt-cache writes, 5-minute TTL; default 1.25x the input price"
+    )
+    cache_write_1h_cost_per_mtok: float | None = Field(
+        default=None, ge=0, description="prompt-cache writes, 1-hour TTL; default 2x the input price"
+    )
     context_window: int | None = Field(default=None, gt=0)
     capabilities: CapabilitiesConfig = CapabilitiesConfig()
     rpm: int | None = Field(default=None, gt=0)

@@ -19,9 +19,9 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from switchpoint.errors import ProviderError, ProviderProtocolError
-from switchpoint.providers.http import ClientPool, UpstreamStream, transport_boundary
+from switchpoint.providers.http import ClientPool, UpstreamStream, read_capped, transport_boundary
 from switchpoint.providers.sse import event_data
-from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent, encode_events
+from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent
 from switchpoint.types import Deployment, Usage
 
 __all__ = [
@@ -42,6 +42,12 @@ EventError = Callable[[Deployment, UpstreamErrorEvent], ProviderError]
 
 
 class StreamTranslator(Protocol):
+    """Turns a foreign stream's parsed events into whole OpenAI ``chat.completion.chunk`` SSE events.
+
+    A translator holds back its assistant-role chunk until the chunk after it (or :meth:`end`),
+    so a stream that fails before any real output has relayed nothing and can still fail over.
+    """
+
     finish_reason: str | None
 
     @property
@@ -57,9 +63,13 @@ class StreamTranslator(Protocol):
         """Whether the upstream sent its final event, so nothing more needs to be read."""
         ...
 
-    def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+    def feed(self, event: Mapping[str, Any]) -> bytes:
+        """The SSE events (``data: {...}\\n\\n`` each, possibly none) this upstream event makes."""
+        ...
 
-    def end(self) -> list[dict[str, Any]]: ...
+    def end(self) -> bytes:
+        """What is still owed at the end of the stream (a held role chunk, the usage chunk)."""
+        ...
 
 
 def protocol_error(deployment: Deployment, what: str) -> ProviderProtocolError:
@@ -90,15 +100,18 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
-def _role_only(chunk: Mapping[str, Any]) -> bool:
-    choices = chunk.get("choices")
-    return isinstance(choices, list) and bool(choices) and all(
-        c.get("delta") == {"role": "assistant", "content": ""} for c in choices
-    )
+def _refuse_redirect(deployment: Deployment, status: int) -> None:
+    if 300 <= status < 400:
+        # Never followed: a redirect could send the request, and the key in its headers, elsewhere.
+        raise protocol_error(deployment, f"answered with a redirect ({status}), which is not followed")
 
 
 class NativeUpstream:
-    """Posts to upstreams over pooled sessions, with per-deployment timeouts built once."""
+    """Posts to upstreams over pooled sessions, with per-deployment timeouts built once.
+
+    Redirects are refused, never followed, and answers over the deployment's
+    ``max_response_bytes`` are refused before they are held whole, as in the OpenAI adapter.
+    """
 
     def __init__(self, pool: ClientPool | None = None) -> None:
         self._pool = pool or ClientPool()
@@ -109,9 +122,10 @@ class NativeUpstream:
     ) -> Any:
         with transport_boundary(deployment, "first_token"):
             async with self._pool.session(url).post(
-                url, data=body, headers=headers, timeout=self._timeout_for(deployment)
+                url, data=body, headers=headers, timeout=self._timeout_for(deployment), allow_redirects=False
             ) as resp:
-                raw = await resp.read()
+                _refuse_redirect(deployment, resp.status)
+                raw = await read_capped(resp, deployment)
                 if resp.status != 200:
                     raise status_error(deployment, resp.status, raw, resp.headers)
         try:
@@ -127,11 +141,12 @@ class NativeUpstream:
         with transport_boundary(deployment, "first_token"):
             async with asyncio.timeout_at(deadline):
                 resp = await self._pool.session(url).post(
-                    url, data=body, headers=headers, timeout=self._timeout_for(deployment)
+                    url, data=body, headers=headers, timeout=self._timeout_for(deployment), allow_redirects=False
                 )
             if resp.status != 200:
                 try:
-                    raw = await resp.read()
+                    _refuse_redirect(deployment, resp.status)
+                    raw = await read_capped(resp, deployment)
                 finally:
                     resp.release()
                 raise status_error(deployment, resp.status, raw, resp.headers)
@@ -152,10 +167,10 @@ class NativeUpstream:
 class TranslatedStream(UpstreamStream):
     """A foreign SSE stream relayed as OpenAI ``chat.completion.chunk`` events (a ``ChatStream``).
 
-    Nothing is relayed before the first real output (a chunk with more than the assistant role),
-    so an error that arrives before it, such as Anthropic's ``overloaded_error`` right after
-    ``message_start``, is raised with nothing sent and the engine can still fail over. Later, the
-    chunks that came before an error are relayed first.
+    Nothing is relayed before the first real output (translators hold back the assistant-role
+    chunk until the chunk after it), so an error that arrives before it, such as Anthropic's
+    ``overloaded_error`` right after ``message_start``, is raised with nothing sent and the engine
+    can still fail over. Later, the chunks that came before an error are relayed first.
     """
 
     def __init__(
@@ -176,32 +191,25 @@ class TranslatedStream(UpstreamStream):
 
     async def _relay(self) -> AsyncIterator[bytes]:
         reader = self.reader()
-        held: list[dict[str, Any]] = []  # role-only chunks, held back until the first real output
         while not self._done:
             events = await reader.read()
             if events is None:
-                chunks, error = self._translate(reader.rest(), at_end=True)
+                out, error = self._translate(reader.rest(), at_end=True)
             else:
-                chunks, error = self._translate(events)
-            if reader.phase == "first_token":
-                if error is not None:
-                    raise error  # nothing relayed yet: the engine may still fail over
-                chunks = held + chunks
-                if not self._done and all(_role_only(c) for c in chunks):
-                    held = chunks
-                    continue
-            if chunks:
-                yield encode_events(chunks)
+                out, error = self._translate(events)
+            if error is not None and reader.phase == "first_token":
+                raise error  # nothing relayed yet: the engine may still fail over
+            if out:
+                yield out
                 reader.relayed()
             if error is not None:
-                raise error
+                raise error  # after relaying the chunks that came before it
 
-    def _translate(
-        self, events: list[bytes], *, at_end: bool = False
-    ) -> tuple[list[dict[str, Any]], ProviderError | None]:
-        """The chunks these events make, and the error they end in, if any."""
+    def _translate(self, events: list[bytes], *, at_end: bool = False) -> tuple[bytes, ProviderError | None]:
+        """The SSE events these upstream events make, and the error they end in, if any."""
         translator = self._translator
-        chunks: list[dict[str, Any]] = []
+        feed, loads = translator.feed, orjson.loads
+        parts: list[bytes] = []
         error: ProviderError | None = None
         try:
             for event in events:
@@ -209,24 +217,25 @@ class TranslatedStream(UpstreamStream):
                 if payload is None:
                     continue  # comments, keep-alives
                 try:
-                    data = orjson.loads(payload)
+                    data = loads(payload)
                 except orjson.JSONDecodeError:
                     raise MalformedUpstream("sent an invalid stream event") from None
-                if not isinstance(data, dict):
+                if type(data) is not dict:
                     raise MalformedUpstream("sent a stream event that is not an object")
-                chunks.extend(translator.feed(data))
+                out = feed(data)
+                if out:
+                    parts.append(out)
                 if translator.done:
                     break
             if at_end or translator.done:
                 self._done = True
                 if not translator.complete:
                     raise MalformedUpstream("closed the stream before it finished")
-                chunks.extend(translator.end())
+                parts.append(translator.end())
         except UpstreamErrorEvent as exc:
             error = self._event_error(self._deployment, exc)
         except MalformedUpstream as exc:
             error = protocol_error(self._deployment, str(exc))
-        self.usage = translator.usage
         self.finish_reason = translator.finish_reason
-        return chunks, error
-
+        self.usage = translator.usage
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), error

@@ -55,9 +55,14 @@ def _normalise_newlines(buf: bytes) -> bytes:
 
 def event_data(event: bytes) -> bytes | None:
     """The ``data:`` payload of one event (multi-line data joined), or None for comments and others."""
-    if event.startswith(b"data:") and b"\n" not in event:
-        payload = event[5:]
-        return payload[1:] if payload.startswith(b" ") else payload
+    if event.startswith(b"data:"):
+        if b"\n" not in event:  # one line, as OpenAI and Gemini send events
+            return event[6:] if event.startswith(b" ", 5) else event[5:]
+    else:
+        start = event.find(b"\n") + 1
+        if start and event.startswith(b"data:", start) and event.find(b"\n", start) < 0:
+            # ``event: <type>`` then ``data: {...}``, as Anthropic sends events
+            return event[start + 6 :] if event.startswith(b" ", start + 5) else event[start + 5 :]
     parts = []
     for line in event.split(b"\n"):
         if line.startswith(b"data:"):

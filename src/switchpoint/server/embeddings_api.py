@@ -1,40 +1,34 @@
 """``POST /v1/embeddings`` (OpenAI's shape), routed to the embedding deployments of a model group.
 
-A group's deployments whose adapter can ``embed`` (the OpenAI-compatible and Gemini adapters) are
-tried in their configured order; a retryable :class:`ProviderError` moves on to the next one. This
-is a simple failover: the engine's balancing, health tracking, retry budgets, fallback groups and
-request records do not apply to embeddings yet.
+The body is validated here; :meth:`switchpoint.engine.Gateway.embed` serves it from the group's
+deployments whose adapter can embed (the OpenAI-compatible and Gemini adapters), with the same
+balancing, health tracking, retries and failover as chat, and records it with its usage and cost.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Protocol, cast
+from typing import Any
 
 import orjson
 
-from switchpoint.engine import Gateway, upstream_model
-from switchpoint.errors import (
-    AllAttemptsFailed,
-    InvalidRequest,
-    ProviderError,
-    ProviderTimeout,
-    SwitchpointError,
-    UnsupportedCapability,
+from switchpoint.engine import Gateway
+from switchpoint.errors import InvalidRequest
+from switchpoint.server.asgi import (
+    DisconnectWatch,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    header,
+    json_body,
+    read_body,
+    send_bytes,
 )
-from switchpoint.server.asgi import DisconnectWatch, Headers, Receive, Scope, Send, json_body, read_body, send_bytes
-from switchpoint.types import Deployment, ModelGroup
 
-__all__ = ["EMBEDDINGS_PATHS", "Embedder", "EmbeddingsEndpoint", "validate_embeddings_body"]
+__all__ = ["EMBEDDINGS_PATHS", "EmbeddingsEndpoint", "validate_embeddings_body"]
 
 EMBEDDINGS_PATHS = frozenset({"/v1/embeddings", "/embeddings"})
 JSON = b"application/json"
-
-
-class Embedder(Protocol):
-    """An adapter that can embed: the answer is an OpenAI embeddings response dict, with usage."""
-
-    async def embed(self, body: dict[str, Any], deployment: Deployment, upstream_model: str) -> dict[str, Any]: ...
 
 
 class EmbeddingsEndpoint:
@@ -45,46 +39,17 @@ class EmbeddingsEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         body = json_body(await read_body(scope, receive, self._limit))
         validate_embeddings_body(body)
-        group, matched = self._gateway.resolve(body["model"])
+        tags_header = header(scope, b"x-switchpoint-tags")
+        tags = tuple(t.strip() for t in tags_header.decode("latin-1").split(",") if t.strip()) if tags_header else ()
         async with DisconnectWatch(receive) as watch:
-            result, deployment = await self._embed(body, group, matched)
+            embedded = await self._gateway.embed(body, request_id=headers[0][1].decode(), tags=tags)
             watch.finished = True
             route: Headers = [
-                (b"x-switchpoint-model", group.name.encode()),
-                (b"x-switchpoint-deployment", deployment.id.encode()),
+                (b"x-switchpoint-model", embedded.group.name.encode()),
+                (b"x-switchpoint-deployment", embedded.deployment.id.encode()),
+                *embedded.route_headers(),
             ]
-            await send_bytes(send, 200, orjson.dumps(result), [*headers, *route], JSON)
-
-    async def _embed(
-        self, body: dict[str, Any], group: ModelGroup, matched: str | None
-    ) -> tuple[dict[str, Any], Deployment]:
-        candidates = [(d, a) for d in group.deployments if (a := self._embedder(d)) is not None]
-        if not candidates:
-            raise UnsupportedCapability(
-                f"No deployment of the model group '{group.name}' serves embeddings "
-                "(OpenAI-compatible and Gemini deployments do).",
-                param="model",
-            )
-        errors: list[SwitchpointError] = []
-        try:
-            async with asyncio.timeout(group.total_timeout):
-                for deployment, adapter in candidates[: group.max_attempts or len(candidates)]:
-                    try:
-                        return await adapter.embed(body, deployment, upstream_model(deployment, matched)), deployment
-                    except ProviderError as exc:
-                        errors.append(exc)
-                        if not exc.retryable:
-                            break
-        except TimeoutError:
-            errors.append(
-                ProviderTimeout(f"model group {group.name} timed out (total, {group.total_timeout:g}s)", phase="total")
-            )
-        raise errors[0] if len(errors) == 1 else AllAttemptsFailed(errors)
-
-    def _embedder(self, deployment: Deployment) -> Embedder | None:
-        # The gateway offers no public accessor for its adapters yet; this reads its map of them.
-        adapter = self._gateway._adapters.get(deployment.provider)
-        return cast(Embedder, adapter) if callable(getattr(adapter, "embed", None)) else None
+            await send_bytes(send, 200, orjson.dumps(embedded.response), [*headers, *route], JSON)
 
 
 def validate_embeddings_body(body: Any) -> None:

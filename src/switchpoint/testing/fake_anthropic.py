@@ -17,19 +17,16 @@ wire format: a ``message`` object, or the SSE events ``message_start``, ``conten
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from switchpoint.testing.fake_openai import Behavior, FakeOpenAIUpstream, ReceivedRequest
+from switchpoint.testing.fake_openai import Behavior, FakeOpenAIUpstream
 
-__all__ = ["AnthropicBehavior", "FakeAnthropicUpstream", "play_events"]
+__all__ = ["AnthropicBehavior", "FakeAnthropicUpstream"]
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -51,7 +48,8 @@ class AnthropicBehavior(Behavior):
 
     ``stop_reason``: the native stop reason (default ``end_turn``, or ``tool_use`` with tool calls).
     ``completion_tokens``: output tokens (default: one per piece). ``cache_read_tokens`` /
-    ``cache_creation_tokens``: prompt-cache usage. ``error_type``: the error type of a scripted
+    ``cache_creation_tokens``: prompt-cache usage, of which ``cache_creation_1h_tokens`` are writes
+    with the 1-hour TTL (reported in the ``cache_creation`` breakdown). ``error_type``: the error type of a scripted
     status or error event (default: the one Anthropic documents for the status; events: overloaded).
     """
 
@@ -59,31 +57,8 @@ class AnthropicBehavior(Behavior):
     completion_tokens: int | None = None
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
+    cache_creation_1h_tokens: int = 0
     error_type: str | None = None
-
-
-async def play_events(
-    request: web.Request, response: web.StreamResponse, events: Sequence[bytes], behavior: Behavior,
-    error_event: bytes, fake: FakeOpenAIUpstream,
-) -> web.StreamResponse:
-    """Write prepared SSE events with the behaviour's delays, drops and error event."""
-    try:
-        for i, event in enumerate(events):
-            if behavior.drop_after is not None and i >= behavior.drop_after:
-                request.transport.close()  # type: ignore[union-attr]
-                return response
-            if behavior.error_event_after is not None and i == behavior.error_event_after:
-                await response.write(error_event)
-                return response
-            if i and behavior.chunk_delay:
-                await asyncio.sleep(behavior.chunk_delay)
-            await response.write(event)
-        await response.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
-        fake.aborted_streams += 1
-        fake.abort_times.append(time.monotonic())
-        raise
-    return response
 
 
 class FakeAnthropicUpstream(FakeOpenAIUpstream):
@@ -98,31 +73,14 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
         self.api_key = api_key
         self._message_ids = itertools.count(1)
 
-    def start(self) -> FakeAnthropicUpstream:
-        super().start()
-        return self
-
-    def __enter__(self) -> FakeAnthropicUpstream:
-        return self.start()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_post("/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
-        self._port = self._runner.addresses[0][1]
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._messages)
+        router.add_post("/messages", self._messages)
 
     # -- handler ---------------------------------------------------------------------------
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = raw
-        self.requests.append(ReceivedRequest(request.path, dict(request.headers), body, time.monotonic()))
+        body = await self._received(request)
         key = request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.api_key is not None and key != self.api_key:
             return _error(401, {"type": "authentication_error", "message": "invalid x-api-key"})
@@ -134,11 +92,10 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
         model = str(body["model"])
         behavior = self.behaviors.get(model, self.default)
         assert isinstance(behavior, AnthropicBehavior)
-        if behavior.hang:
-            await asyncio.sleep(3600)
-        if behavior.latency:
-            await asyncio.sleep(behavior.latency)
-        if behavior.status != 200 and self._should_fail(model, behavior):
+        faulted = await self._delay_or_fault(request, behavior)
+        if faulted is not None:
+            return faulted
+        if behavior.status != 200 and behavior.fail_rate == 0 and self._should_fail(model, behavior):
             error = behavior.error or {
                 "type": behavior.error_type or ERROR_TYPES.get(behavior.status, "api_error"),
                 "message": f"scripted failure {behavior.status}",
@@ -152,9 +109,8 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
             await response.prepare(request)
             error_type = behavior.error_type or "overloaded_error"
             error = {"type": "error", "error": {"type": error_type, "message": "scripted mid-stream failure"}}
-            return await play_events(
-                request, response, self._message_events(body, behavior, message_id), behavior, _event(error), self
-            )
+            return await self._play(request, response, self._message_events(body, behavior, message_id), behavior,
+                                    _event(error))
         message = {
             "id": message_id,
             "type": "message",
@@ -180,6 +136,10 @@ class FakeAnthropicUpstream(FakeOpenAIUpstream):
             "input_tokens": prompt,
             "cache_creation_input_tokens": behavior.cache_creation_tokens,
             "cache_read_input_tokens": behavior.cache_read_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": behavior.cache_creation_tokens - behavior.cache_creation_1h_tokens,
+                "ephemeral_1h_input_tokens": behavior.cache_creation_1h_tokens,
+            },
             "output_tokens": completion,
         }
 

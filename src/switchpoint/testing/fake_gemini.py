@@ -18,16 +18,13 @@ without: one JSON array), and errors as ``{"error": {"code", "message", "status"
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from switchpoint.testing.fake_anthropic import play_events
 from switchpoint.testing.fake_openai import Behavior, FakeOpenAIUpstream, ReceivedRequest, fake_embedding
 
 __all__ = ["FakeGeminiUpstream", "GeminiBehavior"]
@@ -82,33 +79,16 @@ class FakeGeminiUpstream(FakeOpenAIUpstream):
     def requests_for(self, model: str) -> list[ReceivedRequest]:
         return [r for r in self.requests if r.path.rpartition("/")[2].partition(":")[0] == model]
 
-    def start(self) -> FakeGeminiUpstream:
-        super().start()
-        return self
-
-    def __enter__(self) -> FakeGeminiUpstream:
-        return self.start()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1beta/models/{model}:embedContent", self._embed)
-        app.router.add_post("/v1beta/models/{model}:batchEmbedContents", self._embed)
-        app.router.add_post("/v1beta/models/{target}", self._generate)
-        app.router.add_post("/models/{target}", self._generate)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
-        self._port = self._runner.addresses[0][1]
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1beta/models/{model}:embedContent", self._embed)
+        router.add_post("/v1beta/models/{model}:batchEmbedContents", self._embed)
+        router.add_post("/v1beta/models/{target}", self._generate)
+        router.add_post("/models/{target}", self._generate)
 
     # -- handler ---------------------------------------------------------------------------
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = raw
-        self.requests.append(ReceivedRequest(request.path, dict(request.headers), body, time.monotonic()))
+        body = await self._received(request)
         model, _, method = request.match_info["target"].partition(":")
         if method not in ("generateContent", "streamGenerateContent"):
             return _error(404, f"Method {method or '(none)'} not found.")
@@ -123,11 +103,10 @@ class FakeGeminiUpstream(FakeOpenAIUpstream):
             return _error(400, "* GenerateContentRequest.contents: contents is not specified")
         behavior = self.behaviors.get(model, self.default)
         assert isinstance(behavior, GeminiBehavior)
-        if behavior.hang:
-            await asyncio.sleep(3600)
-        if behavior.latency:
-            await asyncio.sleep(behavior.latency)
-        if behavior.status != 200 and self._should_fail(model, behavior):
+        faulted = await self._delay_or_fault(request, behavior)
+        if faulted is not None:
+            return faulted
+        if behavior.status != 200 and behavior.fail_rate == 0 and self._should_fail(model, behavior):
             error = behavior.error or {
                 "code": behavior.status,
                 "message": f"scripted failure {behavior.status}",
@@ -145,8 +124,7 @@ class FakeGeminiUpstream(FakeOpenAIUpstream):
         await response.prepare(request)
         events = [b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks]
         error = {"error": {"code": 503, "message": "scripted mid-stream failure", "status": "UNAVAILABLE"}}
-        return await play_events(request, response, events, behavior, b"data: " + orjson.dumps(error) + b"\r\n\r\n",
-                                 self)
+        return await self._play(request, response, events, behavior, b"data: " + orjson.dumps(error) + b"\r\n\r\n")
 
     async def _embed(self, request: web.Request) -> web.Response:
         """``:embedContent`` and ``:batchEmbedContents`` with deterministic vectors (:func:`fake_embedding`)."""

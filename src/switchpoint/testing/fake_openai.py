@@ -24,8 +24,9 @@ import random
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiohttp import web
@@ -154,7 +155,7 @@ class FakeOpenAIUpstream:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeOpenAIUpstream:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name="fake-openai-upstream", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -171,7 +172,7 @@ class FakeOpenAIUpstream:
         if self._thread is not None:
             self._thread.join(10)
 
-    def __enter__(self) -> FakeOpenAIUpstream:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -185,14 +186,18 @@ class FakeOpenAIUpstream:
         loop.run_forever()
         loop.close()
 
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        """The wire format's endpoints (the other fakes override this)."""
+        router.add_post("/v1/chat/completions", self._chat)
+        router.add_post("/chat/completions", self._chat)
+        router.add_get("/v1/models", self._models)
+        router.add_post("/v1/embeddings", self._embeddings)
+        router.add_post("/embeddings", self._embeddings)
+        router.add_get("/health", self._health)
+
     async def _startup(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_post("/chat/completions", self._chat)
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_post("/v1/embeddings", self._embeddings)
-        app.router.add_post("/embeddings", self._embeddings)
-        app.router.add_get("/health", self._health)
+        self._routes(app.router)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
@@ -259,21 +264,12 @@ class FakeOpenAIUpstream:
             raise
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = raw
-        self.requests.append(ReceivedRequest(request.path, dict(request.headers), body, time.monotonic()))
+        body = await self._received(request)
         if not isinstance(body, dict):
             return _error(400, "invalid JSON body")
         model = str(body.get("model", ""))
         behavior = self.behaviors.get(model, self.default)
-        if behavior.hang:
-            await asyncio.sleep(3600)
-        if behavior.latency:
-            await asyncio.sleep(behavior.latency)
-        faulted = await self._fault(request, behavior)
+        faulted = await self._delay_or_fault(request, behavior)
         if faulted is not None:
             return faulted
         if behavior.status != 200 and behavior.fail_rate == 0 and self._should_fail(model, behavior):
@@ -289,6 +285,14 @@ class FakeOpenAIUpstream:
         if behavior.reset_after_bytes is not None:
             return await _cut(request, payload, behavior.reset_after_bytes)
         return web.Response(body=payload, content_type="application/json", headers=behavior.headers)
+
+    async def _delay_or_fault(self, request: web.Request, behavior: Behavior) -> web.StreamResponse | None:
+        """The behaviour's hang and latency, then its scripted fault, if any (every fake's handlers)."""
+        if behavior.hang:
+            await asyncio.sleep(3600)
+        if behavior.latency:
+            await asyncio.sleep(behavior.latency)
+        return await self._fault(request, behavior)
 
     async def _fault(self, request: web.Request, behavior: Behavior) -> web.StreamResponse | None:
         """The scripted fault for this request, if any (None: answer normally)."""
@@ -376,7 +380,16 @@ class FakeOpenAIUpstream:
             "model": body.get("model"),
             "system_fingerprint": "fp_fake",
         }
-        events = self._events(body, behavior, base)
+        error = {"error": {"message": "scripted mid-stream failure", "type": "server_error"}}
+        return await self._play(request, response, self._events(body, behavior, base), behavior,
+                                b"data: " + orjson.dumps(error) + b"\n\n")
+
+    async def _play(
+        self, request: web.Request, response: web.StreamResponse, events: Sequence[bytes], behavior: Behavior,
+        error_event: bytes,
+    ) -> web.StreamResponse:
+        """Write prepared SSE events with the behaviour's delays, drops, stalls and error event;
+        count the streams the client abandons."""
         try:
             for i, event in enumerate(events):
                 if behavior.drop_after is not None and i >= behavior.drop_after:
@@ -385,8 +398,7 @@ class FakeOpenAIUpstream:
                 if behavior.stall_after is not None and i >= behavior.stall_after:
                     await asyncio.sleep(3600)
                 if behavior.error_event_after is not None and i == behavior.error_event_after:
-                    error = {"error": {"message": "scripted mid-stream failure", "type": "server_error"}}
-                    await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
+                    await response.write(error_event)
                     return response
                 if i and behavior.chunk_delay:
                     await asyncio.sleep(behavior.chunk_delay)

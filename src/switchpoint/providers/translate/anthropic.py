@@ -17,7 +17,7 @@ from switchpoint.errors import InvalidRequest
 from switchpoint.providers.translate.common import (
     MalformedUpstream,
     UpstreamErrorEvent,
-    chunk,
+    encode_events,
     parse_data_url,
     stop_list,
     text_parts,
@@ -277,15 +277,31 @@ def finish_reason(stop_reason: Any) -> str | None:
 
 
 def usage_from_anthropic(usage: Any) -> Usage | None:
-    """Input, cache reads and cache writes all count as prompt tokens; cache reads are the cached ones."""
+    """Input, cache reads and cache writes all count as prompt tokens; cache reads are the cached ones.
+
+    Writes come as ``cache_creation_input_tokens``, and when the request used both TTLs, split in
+    ``cache_creation: {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}``.
+    """
     if not isinstance(usage, Mapping):
         return None
     fresh, read, written, output = (
         _int(usage.get(k))
         for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
     )
+    hour = 0
+    split = usage.get("cache_creation")
+    if isinstance(split, Mapping):
+        hour = _int(split.get("ephemeral_1h_input_tokens"))
+        written = written or hour + _int(split.get("ephemeral_5m_input_tokens"))
     prompt = fresh + read + written
-    return Usage(prompt_tokens=prompt, completion_tokens=output, total_tokens=prompt + output, cached_tokens=read)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=output,
+        total_tokens=prompt + output,
+        cached_tokens=read,
+        cache_creation_tokens=written,
+        cache_creation_1h_tokens=min(hour, written),
+    )
 
 
 def _int(value: Any) -> int:
@@ -335,7 +351,15 @@ def response_from_anthropic(data: Any, *, created: int) -> tuple[dict[str, Any],
 
 
 class AnthropicStreamTranslator:
-    """Turns Messages stream events (parsed ``data`` objects) into ``chat.completion.chunk`` dicts."""
+    """Turns Messages stream events (parsed ``data`` objects) into ``chat.completion.chunk`` SSE events.
+
+    Output is bytes, built from templates: the part of every chunk before the delta (id, created,
+    model) is rendered once per stream, so a text delta costs one ``orjson.dumps`` of its text and
+    two concatenations, no dict building and no re-serialisation of the whole chunk. The bytes are
+    exactly what ``encode_events`` gives for the equivalent chunk dict (tested).
+    The ``message_start`` role chunk is held back and sent with the first chunk that follows it,
+    so a stream that fails before any output has relayed nothing.
+    """
 
     def __init__(self, *, created: int, model: str = "", include_usage: bool = False) -> None:
         self.finish_reason: str | None = None
@@ -343,28 +367,53 @@ class AnthropicStreamTranslator:
         self._base: dict[str, Any] = {"id": "", "created": created, "model": model}
         self._include_usage = include_usage
         self._usage: dict[str, Any] = {}
+        self._usage_value: Usage | None = None
         self._usage_sent = False
         self._blocks: dict[int, tuple[str, int]] = {}
         self._tool_calls = 0
+        self._role = b""  # the role chunk, until it goes out with the next one
+        self._head = self._text_head = b""  # rendered at message_start (or at the first chunk without one)
+
+    def _render_head(self) -> bytes:
+        base = self._base
+        self._head = (
+            b'data: {"id":' + orjson.dumps(base["id"]) + b',"object":"chat.completion.chunk","created":'
+            + orjson.dumps(base["created"]) + b',"model":' + orjson.dumps(base["model"])
+            + b',"choices":[{"index":0,"delta":'
+        )
+        self._text_head = self._head + b'{"content":'
+        return self._head
 
     @property
     def usage(self) -> Usage | None:
-        return usage_from_anthropic(self._usage) if self._usage else None
+        if self._usage_value is None and self._usage:
+            self._usage_value = usage_from_anthropic(self._usage)
+        return self._usage_value
 
     @property
     def complete(self) -> bool:
         return self.done or self.finish_reason is not None
 
-    def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, event: Mapping[str, Any]) -> bytes:
         kind = event.get("type")
-        if kind == "message_start":
-            return self._start(event.get("message"))
-        if kind == "content_block_start":
-            return self._block_start(event)
         if kind == "content_block_delta":
-            return self._block_delta(event)
+            delta = event.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":  # the hot path
+                text = delta.get("text")
+                if not self._text_head:
+                    self._render_head()
+                out = self._text_head + orjson.dumps(text if isinstance(text, str) else "") + _TEXT_TAIL
+                if self._role:
+                    out, self._role = self._role + out, b""
+                return out
+            return self._emit(self._block_delta(event))
+        if kind == "message_start":
+            self._role = self._start(event.get("message"))
+            return b""
+        if kind == "content_block_start":
+            return self._emit(self._block_start(event))
         if kind == "message_delta":
-            return self._message_delta(event)
+            return self._emit(self._message_delta(event))
         if kind == "message_stop":
             self.done = True
             return self.end()
@@ -373,26 +422,38 @@ class AnthropicStreamTranslator:
             error = error if isinstance(error, Mapping) else {}
             error_type = str(error.get("type") or "api_error")
             raise UpstreamErrorEvent(ERROR_STATUS.get(error_type, 500), str(error.get("message", "")), error_type)
-        return []  # ping, content_block_stop, and event types added later
+        return b""  # ping, content_block_stop, and event types added later
 
-    def end(self) -> list[dict[str, Any]]:
-        """Whatever is still owed at the end of the stream: the usage chunk, if the client asked for it."""
+    def end(self) -> bytes:
+        """Whatever is still owed at the end of the stream: a held role chunk, and the usage chunk if asked for."""
+        out, self._role = self._role, b""
         usage = self.usage
         if not self._include_usage or self._usage_sent or usage is None or not self.complete:
-            return []
+            return out
         self._usage_sent = True
-        return [usage_chunk(self._base, usage.to_openai())]
+        return out + encode_events((usage_chunk(self._base, usage.to_openai()),))
 
-    def _start(self, message: Any) -> list[dict[str, Any]]:
+    def _emit(self, chunk: bytes) -> bytes:
+        if self._role and chunk:
+            chunk, self._role = self._role + chunk, b""
+        return chunk
+
+    def _chunk(self, delta: Mapping[str, Any], finish: str | None = None) -> bytes:
+        tail = _TAIL if finish is None else b',"logprobs":null,"finish_reason":' + orjson.dumps(finish) + b"}]}\n\n"
+        return (self._head or self._render_head()) + orjson.dumps(delta) + tail
+
+    def _start(self, message: Any) -> bytes:
         if not isinstance(message, Mapping):
             raise MalformedUpstream("sent message_start without a message")
         self._base["id"] = message.get("id") or self._base["id"]
         self._base["model"] = message.get("model") or self._base["model"]
+        self._render_head()
         if isinstance(message.get("usage"), Mapping):
             self._usage.update(message["usage"])
-        return [chunk(self._base, {"role": "assistant", "content": ""})]
+            self._usage_value = None
+        return self._chunk({"role": "assistant", "content": ""})
 
-    def _block_start(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _block_start(self, event: Mapping[str, Any]) -> bytes:
         index, block = event.get("index"), event.get("content_block")
         if not isinstance(index, int) or not isinstance(block, Mapping):
             raise MalformedUpstream("sent content_block_start without an index or block")
@@ -409,37 +470,42 @@ class AnthropicStreamTranslator:
                 "type": "function",
                 "function": {"name": block.get("name"), "arguments": arguments},
             }
-            return [chunk(self._base, {"tool_calls": [call]})]
+            return self._chunk({"tool_calls": [call]})
         self._blocks[index] = (str(kind), 0)
         if kind == "text" and block.get("text"):
-            return [chunk(self._base, {"content": block["text"]})]
-        return []
+            return self._chunk({"content": block["text"]})
+        return b""
 
-    def _block_delta(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _block_delta(self, event: Mapping[str, Any]) -> bytes:
         delta = event.get("delta")
         if not isinstance(delta, Mapping):
             raise MalformedUpstream("sent content_block_delta without a delta")
         kind = delta.get("type")
-        if kind == "text_delta":
-            return [chunk(self._base, {"content": delta.get("text", "")})]
+        if kind == "text_delta":  # a text delta that is not a plain dict (the hot path takes the rest)
+            return self._chunk({"content": delta.get("text", "")})
         if kind == "input_json_delta":
             index = event.get("index")
             block = self._blocks.get(index) if isinstance(index, int) else None
             piece = delta.get("partial_json")
             if block is None or block[0] != "tool" or not piece:
-                return []
-            return [chunk(self._base, {"tool_calls": [{"index": block[1], "function": {"arguments": piece}}]})]
+                return b""
+            return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": piece}}]})
         if kind == "thinking_delta":
-            return [chunk(self._base, {"reasoning_content": delta.get("thinking", "")})]
-        return []  # signature_delta, citations_delta
+            return self._chunk({"reasoning_content": delta.get("thinking", "")})
+        return b""  # signature_delta, citations_delta
 
-    def _message_delta(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _message_delta(self, event: Mapping[str, Any]) -> bytes:
         usage = event.get("usage")
         if isinstance(usage, Mapping):  # cumulative counts: the latest value of each wins
             self._usage.update({k: v for k, v in usage.items() if v is not None})
+            self._usage_value = None
         delta = event.get("delta")
         stop_reason = delta.get("stop_reason") if isinstance(delta, Mapping) else None
         if stop_reason is None:
-            return []
+            return b""
         self.finish_reason = finish_reason(stop_reason)
-        return [chunk(self._base, {}, self.finish_reason)]
+        return self._chunk({}, self.finish_reason)
+
+
+_TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
+_TEXT_TAIL = b"}" + _TAIL

@@ -338,13 +338,14 @@ def stop_reason(finish: Any, matched: Any, stop_sequences: tuple[str, ...]) -> t
 
 
 def anthropic_usage(usage: Usage | None) -> dict[str, int]:
-    """Anthropic counts cache reads apart from ``input_tokens``; OpenAI's prompt tokens include them."""
+    """Anthropic counts cache reads and writes apart from ``input_tokens``; OpenAI's prompt tokens include them."""
     if usage is None:
         return {"input_tokens": 0, "output_tokens": 0}
     return {
-        "input_tokens": max(0, usage.prompt_tokens - usage.cached_tokens),
+        "input_tokens": max(0, usage.prompt_tokens - usage.cached_tokens - usage.cache_creation_tokens),
         "output_tokens": usage.completion_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_tokens,
     }
 
 

@@ -24,6 +24,7 @@ from switchpoint.providers.translate.common import (
     MalformedUpstream,
     UpstreamErrorEvent,
     chunk,
+    encode_events,
     parse_data_url,
     stop_list,
     text_parts,
@@ -375,7 +376,7 @@ def response_from_gemini(
 
 
 class GeminiStreamTranslator:
-    """Turns streamed ``GenerateContentResponse`` objects into ``chat.completion.chunk`` dicts.
+    """Turns streamed ``GenerateContentResponse`` objects into ``chat.completion.chunk`` SSE events.
 
     Gemini streams have no end event: the stream is complete once a finish reason has arrived.
     """
@@ -387,6 +388,7 @@ class GeminiStreamTranslator:
         self._include_usage = include_usage
         self._metadata: Mapping[str, Any] | None = None
         self._started = False
+        self._role = b""  # the role chunk, until it goes out with the next one
         self._usage_sent = False
         self._tool_calls: dict[int, int] = {}  # candidate index → tool calls so far
 
@@ -398,7 +400,15 @@ class GeminiStreamTranslator:
     def complete(self) -> bool:
         return self.finish_reason is not None
 
-    def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, event: Mapping[str, Any]) -> bytes:
+        """The SSE events this object makes; the role chunk waits for the first chunk after it."""
+        chunks = self._chunks(event)
+        if not chunks:
+            return b""
+        out, self._role = self._role + encode_events(chunks), b""
+        return out
+
+    def _chunks(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
         error = event.get("error")
         if isinstance(error, Mapping):
             status = error.get("code")
@@ -410,7 +420,7 @@ class GeminiStreamTranslator:
             self._started = True
             self._base["id"] = event.get("responseId") or self._base["id"]
             self._base["model"] = event.get("modelVersion") or self._base["model"]
-            out.append(chunk(self._base, {"role": "assistant", "content": ""}))
+            self._role = encode_events((chunk(self._base, {"role": "assistant", "content": ""}),))
         if isinstance(event.get("usageMetadata"), Mapping):
             self._metadata = event["usageMetadata"]
         candidates = event.get("candidates")
@@ -423,12 +433,13 @@ class GeminiStreamTranslator:
             out.append(chunk(self._base, {}, "content_filter"))
         return out
 
-    def end(self) -> list[dict[str, Any]]:
-        """The usage chunk, at the end of a complete stream, if the client asked for it."""
+    def end(self) -> bytes:
+        """A held role chunk, and the usage chunk at the end of a complete stream if the client asked for it."""
+        out, self._role = self._role, b""
         if not self._include_usage or self._usage_sent or self._metadata is None or not self.complete:
-            return []
+            return out
         self._usage_sent = True
-        return [usage_chunk(self._base, _usage_dict(self._metadata))]
+        return out + encode_events((usage_chunk(self._base, _usage_dict(self._metadata)),))
 
     def _candidate(self, candidate: Mapping[str, Any], position: int) -> list[dict[str, Any]]:
         index = candidate.get("index")
