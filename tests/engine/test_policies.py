@@ -167,7 +167,8 @@ def test_content_filtered_answer_falls_back_or_is_returned(upstream: FakeOpenAIU
 def test_hedge_starts_a_second_attempt_and_cancels_the_loser(upstream: FakeOpenAIUpstream) -> None:
     upstream.script("m1", latency=1.0)
     upstream.script("m2", reply="fast")
-    models = [{"name": "g", "hedge": {"delay": 0.05},
+    # 0.3 s: well under m1's 1 s, and well over a quick answer even on a loaded CI machine
+    models = [{"name": "g", "hedge": {"delay": 0.3},
                "deployments": [dep(upstream, "m1", weight=1000), dep(upstream, "m2", weight=0.001)]}]
 
     async def scenario(h: Harness) -> None:
