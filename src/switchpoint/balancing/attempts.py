@@ -297,7 +297,7 @@ class AttemptBook:
         attempt = served.attempt
         latency = now - attempt.started
         self._health.success(served.state, latency, now, attempt.probe, release=not stream)
-        limits = getattr(result.upstream, "limits", None) if stream else result.limits
+        limits = getattr(result.upstream if stream else result, "limits", None)  # embeddings: a dict, none
         if limits is not None:
             self._health.observe_limits(served.state, limits, now)
         attempt.status = "ok"
