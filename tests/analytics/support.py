@@ -52,7 +52,8 @@ def _routing(i: int, chosen: str) -> dict[str, Any]:
                        -complexity, costs["cheap"], round(0.9 - complexity / 2, 4))],
             router="auto"))  # fmt: skip
     features = RequestFeatures(
-        task_type=TaskTypeResult("coding" if i % 2 else "writing", {"coding": 0.8, "writing": 0.2}),
+        task_type=TaskTypeResult("coding" if i % 2 else "writing",
+                                 {"coding": 0.8, "writing": 0.2} if i % 2 else {"coding": 0.2, "writing": 0.8}),
         language=LanguageResult("en", 0.98), complexity=complexity, prompt_tokens=prompt, messages=1, turns=1,
         model="auto", tags=("prod",))  # fmt: skip
     return {**decision.to_dict(), "features": features.to_dict()}
