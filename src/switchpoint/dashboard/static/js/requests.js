@@ -46,7 +46,7 @@ function flatten(value, prefix = "", out = []) {
 
 function showValue(v) {
   if (v === null || v === undefined) return "null";
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(4)));
   return String(v);
 }
 
@@ -82,14 +82,15 @@ function candidatesTable(routing, ctx, testid) {
   const hasCost = candidates.some((c) => num(c.cost_estimate));
   return h("div", {class: "table-wrap candidates"}, h("table", {class: "table", "data-testid": testid},
     h("thead", {}, h("tr", {}, h("th", {}, "Candidate"), scores.length ? h("th", {class: "num"}, "Score") : null,
-      hasQuality ? h("th", {class: "num"}, "Quality") : null, hasCost ? h("th", {class: "num"}, "Est. cost") : null)),
+      hasQuality ? h("th", {class: "num"}, "Quality") : null, hasCost ? h("th", {class: "num", title: "Estimated cost of this request on the candidate"}, "Cost") : null)),
     h("tbody", {}, candidates.map((c) => [
       h("tr", {class: "candidate" + (c.chosen ? " chosen" : ""), "data-group": c.group, "data-chosen": c.chosen ? "true" : "false"},
         h("td", {}, h("span", {class: "name-cell"}, h("i", {class: "swatch", style: {background: ctx.color(c.group)}}),
           h("b", {}, c.group), c.chosen ? pill("chosen", "good") : null)),
         scores.length ? h("td", {class: "num"}, num(c.score) ? h("span", {class: "score-cell"},
-          h("span", {class: "meter"}, h("span", {class: "meter-fill", style: {width: (Math.abs(c.score) / top) * 100 + "%",
-            background: ctx.color(c.group)}})), showValue(c.score)) : fmt.dash) : null,
+          hasQuality && hasCost ? null : h("span", {class: "meter"}, h("span", {class: "meter-fill",
+            style: {width: (Math.abs(c.score) / top) * 100 + "%", background: ctx.color(c.group)}})),
+          showValue(c.score)) : fmt.dash) : null,
         hasQuality ? h("td", {class: "num"}, num(c.predicted_quality) ? c.predicted_quality.toFixed(2) : fmt.dash) : null,
         hasCost ? h("td", {class: "num"}, fmt.cost(c.cost_estimate)) : null),
       c.why ? h("tr", {class: "candidate-why" + (c.chosen ? " chosen" : "")},
@@ -180,7 +181,9 @@ function waterfall(attempts, ctx) {
     const x = label + (a.start_offset_ms / end) * (width - label - 8);
     const w = Math.max(2, (a.latency_ms / end) * (width - label - 8));
     const y = i * rowH + 6;
-    svg.append(s("text", {class: "wf-label", x: 0, y: y + 13}, `${i + 1}. ${a.deployment}`),
+    const name = `${i + 1}. ${a.deployment}`;
+    svg.append(s("text", {class: "wf-label", x: 0, y: y + 13}, name.length > 17 ? name.slice(0, 16) + "…" : name,
+      s("title", {}, name)),
       s("rect", {class: "wf-bar " + (a.status === "ok" ? "ok" : "error"), x, y, width: w, height: 16, rx: 4,
         "data-status": a.status}),
       a.ttft_ms ? s("line", {class: "wf-ttft", x1: x + (a.ttft_ms / end) * (width - label - 8), x2: x + (a.ttft_ms / end) * (width - label - 8),
