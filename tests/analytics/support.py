@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from switchpoint.analysis.features import LanguageResult, RequestFeatures, TaskTypeResult
+from switchpoint.routing.decision import Candidate, RouteDecision
 from switchpoint.storage.records import AttemptRecord, RequestRecord
 from switchpoint.storage.store import LogStore
 
@@ -25,17 +27,36 @@ SPACING = 23 * 60.0  # seconds between seeded requests
 
 
 def _routing(i: int, chosen: str) -> dict[str, Any]:
+    """What the engine records for a routed request: the router's decision (``RouteDecision.to_dict``)
+    plus the analysis ``features``. A rules policy on complexity decides; every other request also
+    carries a shadow ``learned`` decision (recorded, never served)."""
     complexity = round((i % 10) / 10 + 0.05, 2)
-    return {
-        "router": "auto",
-        "policy": "complexity-threshold",
-        "chosen": chosen,
-        "candidates": ["cheap", "strong"],
-        "scores": {"cheap": round(1 - complexity, 2), "strong": complexity},
-        "reason": "complexity>=0.5" if chosen == "strong" else "complexity<0.5",
-        "features": {"task_type": {"label": "coding" if i % 2 else "writing"}, "complexity": complexity,
-                     "language": {"code": "en", "confidence": 0.98}, "prompt_tokens": 200 + 10 * i},
-    }
+    prompt = 200 + 10 * i
+    costs = {g: (prompt * PRICES[g][0] + 256 * PRICES[g][1]) / 1_000_000 for g in PRICES}
+    strong = chosen == "strong"
+    decision = RouteDecision(
+        chosen, "complexity-threshold", "rules", "complexity>=0.5" if strong else "complexity<0.5",
+        [Candidate("strong", strong, "rule 1 matched" if strong else "rule 1 did not match", 1.0 if strong else 0.0,
+                   costs["strong"]),
+         Candidate("cheap", not strong, "rule 2 not evaluated: rule 1 matched first" if strong else "rule 2 matched",
+                   None if strong else 1.0, costs["cheap"])],
+        router="auto", detail={"rule": 1 if strong else 2, "when": "features.complexity >= 0.5"},
+        analysis_ms=1.5, decision_ms=0.02)  # fmt: skip
+    if i % 2:
+        hard = complexity >= 0.65
+        decision.shadow.append(RouteDecision(
+            "strong" if hard else "cheap", "quality-model", "learned", f"learned (threshold=0.3): q={complexity}",
+            [Candidate("strong", hard, "gap >= threshold" if hard else "gap < threshold", complexity, costs["strong"],
+                       0.9),
+             Candidate("cheap", not hard, "cheaper and good enough" if not hard else "lost on the threshold",
+                       -complexity, costs["cheap"], round(0.9 - complexity / 2, 4))],
+            router="auto"))  # fmt: skip
+    features = RequestFeatures(
+        task_type=TaskTypeResult("coding" if i % 2 else "writing",
+                                 {"coding": 0.8, "writing": 0.2} if i % 2 else {"coding": 0.2, "writing": 0.8}),
+        language=LanguageResult("en", 0.98), complexity=complexity, prompt_tokens=prompt, messages=1, turns=1,
+        model="auto", tags=("prod",))  # fmt: skip
+    return {**decision.to_dict(), "features": features.to_dict()}
 
 
 def seed_records(now: float) -> list[RequestRecord]:

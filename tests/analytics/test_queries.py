@@ -171,11 +171,22 @@ def test_savings_against_the_most_expensive_candidate(seeded: Seeded) -> None:
     assert only_cheap["routers"][0]["baseline_group"] == "cheap"  # the only priced candidate
 
 
-def test_candidate_names_accept_strings_and_objects() -> None:
-    names = routing._candidate_names('["a", {"group": "b"}, {"name": "c"}, {"model": "d"}, 3, {}]')
-    assert names == ["a", "b", "c", "d"]
-    assert routing._candidate_names(None) == [] and routing._candidate_names("not json") == []
-    assert routing._candidate_names([{"group": "x"}]) == ["x"]
+def test_routing_mix_reads_policies_and_shadow_decisions(seeded: Seeded) -> None:
+    out = seeded.run(lambda r: routing.routing_mix(r, _range(seeded)))
+    auto = out["routers"][0]
+    routed = [r.routing for r in seeded.records if r.routing]
+    assert auto["policies"] == [{"policy": "complexity-threshold", "kind": "rules", "requests": 40, "share": 1.0,
+                                 "decisions": [{"model_group": "cheap", "requests": 32},
+                                               {"model_group": "strong", "requests": 8}]}]  # fmt: skip
+    shadows = [(s["chosen"], r["chosen"]) for r in routed for s in r.get("shadow", [])]
+    (shadow,) = auto["shadow"]
+    assert (shadow["policy"], shadow["kind"], shadow["requests"]) == ("quality-model", "learned", len(shadows))
+    assert shadow["agree"] == sum(a == b for a, b in shadows) and 0 < shadow["agree"] < len(shadows)
+    assert shadow["agreement"] == approx(shadow["agree"] / len(shadows))
+    want = {g: sum(a == g for a, _ in shadows) for g in ("cheap", "strong")}
+    assert {d["model_group"]: d["requests"] for d in shadow["decisions"]} == want
+    direct = out["routers"][1]
+    assert direct["policies"] == [] and direct["shadow"] == []
 
 
 def test_request_pages_walk_every_request_once(seeded: Seeded) -> None:

@@ -120,10 +120,16 @@ def test_request_explorer_lists_and_opens_a_request(page: Page, dashboard: Dashb
     page.resize(1440, 1500)  # tall enough for the whole detail panel
     assert "#/requests/seed-004" in page.eval("location.hash")
     detail = _text(page, "[data-testid=request-detail]")
-    for fact in ("complexity-threshold", "complexity<0.5", "cheap, strong", "429 ProviderRateLimited", "0.60"):
+    for fact in ("complexity-threshold", "complexity<0.5", "429 ProviderRateLimited", "0.60"):
         assert fact in detail, fact
+    rows = page.eval("[...document.querySelectorAll('[data-testid=decision-candidates] tr.candidate')]"
+                     ".map(r => [r.dataset.group, r.dataset.chosen])")  # fmt: skip
+    assert rows == [["strong", "false"], ["cheap", "true"]]
+    assert page.eval("document.querySelector('[data-testid=decision]').dataset.chosen") == "cheap"
     features = page.eval("[...document.querySelectorAll('[data-testid=features] dt')].map(d => d.textContent)")
     assert {"task_type.label", "complexity", "language.code"} <= set(features)
+    assert "writing" in _text(page, "[data-feature=task_type]") and "en" in _text(page, "[data-feature=language]")
+    assert page.eval("document.querySelectorAll('[data-testid=shadow-decision]').length") == 0  # seed-004: none
     bars = page.eval("[...document.querySelectorAll('[data-testid=attempts-waterfall] rect')]"
                      ".map(r => r.dataset.status)")  # fmt: skip
     assert bars == ["error", "ok"]

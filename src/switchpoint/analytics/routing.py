@@ -1,26 +1,30 @@
 """The routing mix, quality from feedback, and what routing saved.
 
-What is read from a request's ``routing`` JSON (the routing decision the engine records):
+What is read from a request's ``routing`` JSON, the decision the engine records
+(:meth:`switchpoint.routing.decision.RouteDecision.to_dict` plus ``features``):
 
 - ``router``: the name of the router that decided. Requests without one are direct traffic.
 - ``chosen``: the model group it chose (else the request's ``model_group``).
-- ``candidates``: the groups it chose among: names, or objects with a ``group`` or ``name``.
-- ``reason``: a short, low-cardinality explanation of the decision (``"complexity<0.3"``).
+- ``policy`` and ``kind``: the policy that decided (``kind`` is ``rules``, ``semantic``,
+  ``learned``, ``cascade``, or ``default`` when no policy had an opinion).
+- ``candidates``: the groups it weighed, objects with a ``group`` (plain names are accepted too).
+- ``reason``: the decision's human explanation. Rules give a fixed text; semantic and learned
+  reasons carry the scores, so they are grouped by policy rather than by text.
+- ``shadow``: the shadow policies' decisions (same shape), recorded but never served.
 
 **Savings.** For each router, the cost had every one of its requests gone to its most expensive
 candidate group: the router's recorded prompt and completion tokens priced at each candidate's
 per-million prices (:data:`~switchpoint.analytics.queries.Prices`), the highest of these being the
-baseline. ``savings = baseline - actual`` where ``actual`` is the recorded cost. Cached-token
-discounts are not applied to the baseline, and the baseline assumes the same token counts on
-every model, so read it as an estimate.
+baseline. The candidate groups are every group any of its recorded decisions weighed (shadow
+decisions excluded: they never serve). ``savings = baseline - actual`` where ``actual`` is the
+recorded cost. Cached-token discounts are not applied to the baseline, and the baseline assumes
+the same token counts on every model, so read it as an estimate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
-import orjson
 
 from switchpoint.analytics.filters import Filters
 from switchpoint.analytics.queries import AGGREGATES, Prices, feedback_by, totals
@@ -30,7 +34,6 @@ from switchpoint.types import ModelGroup
 
 __all__ = ["prices_from_groups", "routing_mix", "savings"]
 
-_MAX_CANDIDATE_SETS = 500
 _MAX_REASONS = 8
 _NO_FEEDBACK: dict[str, Any] = {"count": 0, "scored": 0, "avg_score": None}
 
@@ -41,6 +44,10 @@ def _router(d: SqlDialect) -> str:
 
 def _chosen(d: SqlDialect) -> str:
     return f"COALESCE({d.json_text('r.routing', 'chosen')}, r.model_group, '')"
+
+
+def _routed(d: SqlDialect, where: str) -> str:
+    return f"{where} AND {d.json_text('r.routing', 'router')} IS NOT NULL"
 
 
 def prices_from_groups(groups: Sequence[ModelGroup]) -> dict[str, tuple[float, float]]:
@@ -72,6 +79,20 @@ async def routing_mix(reader: LogReader, f: Filters) -> dict[str, Any]:
         params,
     )
     router_feedback = await feedback_by(reader, f, [router])
+    policy, kind = (f"COALESCE({d.json_text('r.routing', key)}, '')" for key in ("policy", "kind"))
+    _, policy_rows = await reader.query(
+        f"SELECT {router}, {policy}, {kind}, {chosen}, COUNT(*) FROM requests r WHERE {_routed(d, where)} "
+        f"GROUP BY {router}, {policy}, {kind}, {chosen}",
+        params,
+    )
+    s_policy, s_kind, s_chosen = (f"COALESCE({d.item_text('s', key)}, '')" for key in ("policy", "kind", "chosen"))
+    _, shadow_rows = await reader.query(
+        f"SELECT {router}, {s_policy}, {s_kind}, {s_chosen}, COUNT(*), "
+        f"SUM(CASE WHEN {s_chosen} = {chosen} THEN 1 ELSE 0 END) "
+        f"FROM requests r, {d.each_item('r.routing', 'shadow', 's')} WHERE {_routed(d, where)} "
+        f"GROUP BY {router}, {s_policy}, {s_kind}, {s_chosen}",
+        params,
+    )
 
     total = sum(as_int(row[2]) for row in rows)
     groups: dict[str, dict[str, Any]] = {}
@@ -83,7 +104,7 @@ async def routing_mix(reader: LogReader, f: Filters) -> dict[str, Any]:
         summed["requests"] += stats["requests"]
         summed["cost"] += stats["cost"]
         entry = routers.setdefault(name, {"router": name or None, "requests": 0, "cost": 0.0, "errors": 0,
-                                          "decisions": [], "reasons": []})  # fmt: skip
+                                          "decisions": [], "reasons": [], "policies": [], "shadow": []})  # fmt: skip
         entry["requests"] += stats["requests"]
         entry["cost"] += stats["cost"]
         entry["errors"] += stats["errors"]
@@ -96,6 +117,8 @@ async def routing_mix(reader: LogReader, f: Filters) -> dict[str, Any]:
         found = routers.get(str(row[0]))
         if found is not None and len(found["reasons"]) < _MAX_REASONS:
             found["reasons"].append({"reason": str(row[1]), "requests": as_int(row[2])})
+    _policy_mix(routers, policy_rows)
+    _shadow_mix(routers, shadow_rows)
     for name, entry in routers.items():
         n = entry["requests"]
         entry["cost_per_request"] = entry["cost"] / n if n else 0.0
@@ -114,23 +137,43 @@ async def routing_mix(reader: LogReader, f: Filters) -> dict[str, Any]:
     return {"range": f.describe(), "requests": total, "groups": group_list, "routers": router_list}
 
 
-def _candidate_names(text: object) -> list[str]:
-    """Group names from a ``candidates`` JSON value: strings, or objects with ``group``/``name``."""
-    if text is None:
-        return []
-    try:
-        value = orjson.loads(text) if isinstance(text, str | bytes) else text
-    except orjson.JSONDecodeError:
-        return []
-    names: list[str] = []
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, str):
-            names.append(item)
-        elif isinstance(item, dict):
-            name = item.get("group") or item.get("name") or item.get("model")
-            if isinstance(name, str):
-                names.append(name)
-    return names
+def _policy_mix(routers: dict[str, dict[str, Any]], rows: Sequence[Sequence[Any]]) -> None:
+    """Which policy decided how many of each router's requests, and what it chose."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for name, policy, kind, group, count in rows:
+        entry = found.setdefault((str(name), str(policy), str(kind)), {
+            "policy": str(policy) or None, "kind": str(kind) or None, "requests": 0, "decisions": {}})  # fmt: skip
+        entry["requests"] += as_int(count)
+        entry["decisions"][str(group)] = entry["decisions"].get(str(group), 0) + as_int(count)
+    for (name, _, _), entry in sorted(found.items(), key=lambda item: (-item[1]["requests"], item[0])):
+        router = routers.get(name)
+        if router is not None:
+            entry["share"] = entry["requests"] / router["requests"] if router["requests"] else 0.0
+            entry["decisions"] = [{"model_group": g, "requests": n}
+                                  for g, n in sorted(entry["decisions"].items(), key=lambda i: (-i[1], i[0]))]
+            router["policies"].append(entry)
+
+
+def _shadow_mix(routers: dict[str, dict[str, Any]], rows: Sequence[Sequence[Any]]) -> None:
+    """Per shadow policy of each router: how often it decided, what it would have chosen, and how
+    often that was the group actually chosen (``agreement``)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, policy, kind, group, count, same in rows:
+        entry = found.setdefault((str(name), str(policy)), {
+            "policy": str(policy) or None, "kind": str(kind) or None, "requests": 0, "agree": 0, "decisions": {}})
+        entry["requests"] += as_int(count)
+        entry["agree"] += as_int(same)
+        entry["decisions"][str(group)] = entry["decisions"].get(str(group), 0) + as_int(count)
+    for (name, _), entry in sorted(found.items()):
+        router = routers.get(name)
+        if router is None:
+            continue
+        n = entry["requests"]
+        entry["agreement"] = entry["agree"] / n if n else None
+        entry["share"] = n / router["requests"] if router["requests"] else 0.0
+        entry["decisions"] = [{"model_group": g, "requests": k, "share": k / n if n else 0.0}
+                              for g, k in sorted(entry["decisions"].items(), key=lambda i: (-i[1], i[0]))]
+        router["shadow"].append(entry)
 
 
 async def savings(reader: LogReader, f: Filters, prices: Prices) -> dict[str, Any]:
@@ -139,15 +182,16 @@ async def savings(reader: LogReader, f: Filters, prices: Prices) -> dict[str, An
     d = reader.dialect
     where, params = f.where(d)
     router, chosen = _router(d), _chosen(d)
-    routed = f"{where} AND {d.json_text('r.routing', 'router')} IS NOT NULL"
+    routed = _routed(d, where)
     _, rows = await reader.query(
         f"SELECT {router}, {chosen}, COUNT(*), SUM(r.prompt_tokens), SUM(r.completion_tokens), SUM(r.cost) "
         f"FROM requests r WHERE {routed} GROUP BY {router}, {chosen}",
         params,
     )
+    candidate = d.item_text("c", "group")
     _, candidate_rows = await reader.query(
-        f"SELECT DISTINCT {router}, {d.json_value('r.routing', 'candidates')} FROM requests r WHERE {routed} "
-        f"LIMIT {_MAX_CANDIDATE_SETS}",
+        f"SELECT DISTINCT {router}, {candidate} FROM requests r, {d.each_item('r.routing', 'candidates', 'c')} "
+        f"WHERE {routed} AND {candidate} IS NOT NULL",
         params,
     )
     quality = await feedback_by(reader, f, [chosen])
@@ -162,10 +206,10 @@ async def savings(reader: LogReader, f: Filters, prices: Prices) -> dict[str, An
         entry["cost"] += as_float(cost) or 0.0
         entry["candidates"][str(group)] = None
         entry["chosen"][str(group)] = as_int(count)
-    for name, text in candidate_rows:
+    for name, group in sorted(candidate_rows, key=lambda row: (str(row[0]), str(row[1]))):
         found = routers.get(str(name))
         if found is not None:
-            found["candidates"].update(dict.fromkeys(_candidate_names(text)))
+            found["candidates"].setdefault(str(group), None)
     out = []
     for name, entry in sorted(routers.items()):
         item = _router_savings(name, entry, prices, quality)

@@ -59,6 +59,25 @@ class SqlDialect:
             return f"json_extract({column}, '$.{key}')"
         return f"({column} -> '{key}')::text"
 
+    def each_item(self, column: str, key: str, alias: str) -> str:
+        """A FROM item ``alias`` with one row per element of the JSON array at top-level ``key`` of
+        ``column`` (no row when the key is missing or not an array). Read elements with :meth:`item_text`."""
+        assert key.isidentifier() and alias.isidentifier(), (key, alias)
+        if self.name == "sqlite":
+            return f"json_each({column}, '$.{key}') AS {alias}"
+        return (f"jsonb_array_elements(CASE WHEN jsonb_typeof({column} -> '{key}') = 'array' "
+                f"THEN {column} -> '{key}' END) AS {alias}(value)")
+
+    def item_text(self, alias: str, key: str) -> str:
+        """The text of ``key`` of an :meth:`each_item` element that is an object; a string element is
+        its own text (older records listed candidates by name); anything else is NULL."""
+        assert key.isidentifier() and alias.isidentifier(), (key, alias)
+        if self.name == "sqlite":
+            return (f"(CASE {alias}.type WHEN 'object' THEN json_extract({alias}.value, '$.{key}') "
+                    f"WHEN 'text' THEN {alias}.value END)")
+        return (f"(CASE jsonb_typeof({alias}.value) WHEN 'object' THEN {alias}.value ->> '{key}' "
+                f"WHEN 'string' THEN {alias}.value #>> '{{}}' END)")
+
     def has_tag(self, column: str) -> str:
         """The JSON array ``column`` contains the string parameter."""
         if self.name == "sqlite":

@@ -172,6 +172,18 @@ def render(report: dict[str, Any]) -> str:
            for router in report["routing"]["routers"] for d in router["decisions"]]  # fmt: skip
     out += _section("Routing mix", ("ROUTER", "MODEL GROUP", "SHARE", "REQUESTS", "PER REQUEST", "ERRORS", "QUALITY"),
                     mix, "llr", "no requests")  # fmt: skip
+    policies = [(router["router"], p["policy"] or "-", p["kind"] or "-", pct(p["share"]), f"{p['requests']:,}",
+                 ", ".join(f"{d['model_group']} {d['requests']:,}" for d in p["decisions"]))
+                for router in report["routing"]["routers"] for p in router.get("policies", [])]  # fmt: skip
+    if policies:
+        out += _section("Decided by", ("ROUTER", "POLICY", "KIND", "SHARE", "REQUESTS", "CHOSE"), policies, "lllrrl",
+                        "no routed requests")
+    shadows = [(router["router"], s["policy"] or "-", s["kind"] or "-", f"{s['requests']:,}", pct(s["agreement"]),
+                ", ".join(f"{d['model_group']} {pct(d['share'])}" for d in s["decisions"]))
+               for router in report["routing"]["routers"] for s in router.get("shadow", [])]  # fmt: skip
+    if shadows:
+        out += _section("Shadow policies (decided, never served)",
+                        ("ROUTER", "POLICY", "KIND", "REQUESTS", "AGREES", "WOULD CHOOSE"), shadows, "lllrrl", "none")
     saved = [(x["router"], f"{x['requests']:,}", cost(x["actual_cost"]),
               f"{cost(x['baseline_cost'])} ({x['baseline_group']})" if x["baseline_group"] else "- (no prices)",
               cost(x["savings"]), pct(x["savings_rate"])) for x in report["savings"]["routers"]]  # fmt: skip

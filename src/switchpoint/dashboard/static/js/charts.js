@@ -233,6 +233,25 @@ export function scatterChart(container, opts) {
       svg.append(s("text", {class: "saving-label", x: (fx + tx) / 2, y: Math.min(fy, ty) - 10,
         "text-anchor": "middle"}, opts.arrow.label));
     }
+    const placed = [];  // label boxes drawn so far: a label tries the right, the left, above, below
+    const label = (cx, cy, text, right) => {
+      const width = textWidth(text) + 4;
+      const options = [[right ? "start" : "end", cx + (right ? 13 : -13), cy + 4],
+        [right ? "end" : "start", cx + (right ? -13 : 13), cy + 4],
+        ["middle", cx, cy - 13], ["middle", cx, cy + 21]];
+      const box = ([anchor, x, y]) => {
+        const x0 = anchor === "start" ? x : anchor === "end" ? x - width : x - width / 2;
+        return [x0, y - 11, x0 + width, y + 3];
+      };
+      const free = (b) => placed.every((o) => b[2] <= o[0] || b[0] >= o[2] || b[3] <= o[1] || b[1] >= o[3]);
+      const pick = options.find((o) => free(box(o))) || options[0];
+      placed.push(box(pick));
+      return s("text", {class: "point-label", x: pick[1], y: pick[2], "text-anchor": pick[0]}, text);
+    };
+    for (const p of points) {
+      const [cx, cy] = at(p);
+      placed.push([cx - 9, cy - 9, cx + 9, cy + 9]);
+    }
     for (const p of points) {
       const [cx, cy] = at(p);
       const mark = p.kind === "router"
@@ -243,8 +262,7 @@ export function scatterChart(container, opts) {
       mark.setAttribute("data-x", p.x);
       if (p.y !== null) mark.setAttribute("data-y", p.y);
       const right = cx < m.left + w * 0.72;
-      svg.append(mark, s("text", {class: "point-label", x: cx + (right ? 13 : -13), y: cy + 4,
-        "text-anchor": right ? "start" : "end"}, p.label));
+      svg.append(mark, label(cx, cy, p.label, right));
       mark.addEventListener("mouseenter", () => showTip(tip, plot, cx, cy, p.label, [
         [p.color, opts.xLabel, xFormat(p.x)], [p.color, opts.yLabel, p.y === null ? "no feedback" : yFormat(p.y)],
         ...(p.note ? [[p.color, "", p.note]] : [])]));

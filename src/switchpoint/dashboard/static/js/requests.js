@@ -46,8 +46,75 @@ function flatten(value, prefix = "", out = []) {
 
 function showValue(v) {
   if (v === null || v === undefined) return "null";
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(4)));
   return String(v);
+}
+
+function num(v) {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+// -- the routing decision ---------------------------------------------------------------------
+
+const KIND_TONE = {rules: "accent", semantic: "accent", learned: "accent", cascade: "accent", default: "neutral"};
+
+/** A policy's facts (``detail``) as short "key value" lines: the rule that matched, thresholds... */
+function detailFacts(detail) {
+  if (!detail || typeof detail !== "object") return [];
+  const label = {rule: "Rule", when: "Condition", route: "Route", scores: "Similarities", thresholds: "Thresholds",
+    objective: "Objective", predictor: "Predictor", prompt_tokens: "Prompt tokens", output_tokens: "Expected output",
+    chain: "Cascade", no_opinion: "No opinion from", failed: "Failed policies"};
+  const text = (v) => {
+    if (Array.isArray(v)) return v.map((x) => (x && typeof x === "object" ? Object.values(x).filter((y) => y !== null).join(" @ ") : String(x))).join(" → ");
+    if (v && typeof v === "object") return Object.entries(v).map(([k, x]) => `${k} ${showValue(x)}`).join(" · ");
+    return showValue(v);
+  };
+  return Object.entries(detail).map(([k, v]) => field(label[k] || k, k === "when" ? h("code", {}, text(v)) : text(v)));
+}
+
+function candidatesTable(routing, ctx, testid) {
+  const {fmt} = ctx;
+  const candidates = (routing.candidates || []).map((c) => (typeof c === "string" ? {group: c, chosen: c === routing.chosen} : c));
+  if (!candidates.length) return null;
+  const scores = candidates.map((c) => c.score).filter(num);
+  const top = Math.max(1e-9, ...scores.map((v) => Math.abs(v)));
+  const hasQuality = candidates.some((c) => num(c.predicted_quality));
+  const hasCost = candidates.some((c) => num(c.cost_estimate));
+  return h("div", {class: "table-wrap candidates"}, h("table", {class: "table", "data-testid": testid},
+    h("thead", {}, h("tr", {}, h("th", {}, "Candidate"), scores.length ? h("th", {class: "num"}, "Score") : null,
+      hasQuality ? h("th", {class: "num"}, "Quality") : null, hasCost ? h("th", {class: "num", title: "Estimated cost of this request on the candidate"}, "Cost") : null)),
+    h("tbody", {}, candidates.map((c) => [
+      h("tr", {class: "candidate" + (c.chosen ? " chosen" : ""), "data-group": c.group, "data-chosen": c.chosen ? "true" : "false"},
+        h("td", {}, h("span", {class: "name-cell"}, h("i", {class: "swatch", style: {background: ctx.color(c.group)}}),
+          h("b", {}, c.group), c.chosen ? pill("chosen", "good") : null)),
+        scores.length ? h("td", {class: "num"}, num(c.score) ? h("span", {class: "score-cell"},
+          hasQuality && hasCost ? null : h("span", {class: "meter"}, h("span", {class: "meter-fill",
+            style: {width: (Math.abs(c.score) / top) * 100 + "%", background: ctx.color(c.group)}})),
+          showValue(c.score)) : fmt.dash) : null,
+        hasQuality ? h("td", {class: "num"}, num(c.predicted_quality) ? c.predicted_quality.toFixed(2) : fmt.dash) : null,
+        hasCost ? h("td", {class: "num"}, fmt.cost(c.cost_estimate)) : null),
+      c.why ? h("tr", {class: "candidate-why" + (c.chosen ? " chosen" : "")},
+        h("td", {colspan: 1 + (scores.length ? 1 : 0) + (hasQuality ? 1 : 0) + (hasCost ? 1 : 0)}, c.why)) : null]))));
+}
+
+function decisionBlock(routing, ctx, shadow) {
+  const timing = [num(routing.analysis_ms) ? `analysis ${routing.analysis_ms.toFixed(1)} ms` : null,
+    num(routing.decision_ms) ? `decision ${routing.decision_ms < 0.1 ? "<0.1" : routing.decision_ms.toFixed(1)} ms` : null].filter(Boolean);
+  const facts = detailFacts(routing.detail);
+  return h("div", {class: "decision" + (shadow ? " shadow" : ""), "data-testid": shadow ? "shadow-decision" : "decision",
+    "data-chosen": routing.chosen, "data-policy": routing.policy},
+  h("div", {class: "decision-head"},
+    h("div", {class: "decision-policy"}, pill(routing.kind || "policy", shadow ? "warn" : KIND_TONE[routing.kind] || "neutral"),
+      h("span", {class: "mono"}, routing.policy || "—"), shadow ? pill("shadow · not served", "warn") : null),
+    h("div", {class: "decision-chosen", "data-testid": shadow ? null : "decision-chosen"},
+      h("span", {class: "muted"}, shadow ? "would choose" : "chose"),
+      h("span", {class: "chosen-chip", style: {borderColor: ctx.color(routing.chosen),
+        background: shadow ? "transparent" : `color-mix(in srgb, ${ctx.color(routing.chosen)} 14%, transparent)`}},
+      routing.chosen || "—"))),
+  routing.reason ? h("p", {class: "decision-reason", "data-testid": shadow ? null : "decision-reason"}, routing.reason) : null,
+  candidatesTable(routing, ctx, shadow ? "shadow-candidates" : "decision-candidates"),
+  facts.length || timing.length ? h("dl", {class: "fields compact"}, facts,
+    timing.length ? field("Time", timing.join(" · ")) : null) : null);
 }
 
 function decision(r, ctx) {
@@ -55,15 +122,53 @@ function decision(r, ctx) {
   if (!routing) {
     return h("p", {class: "muted"}, `Sent directly to model group ${r.model_group || r.model}; no router decided.`);
   }
-  const scores = routing.scores && typeof routing.scores === "object" ? Object.entries(routing.scores) : [];
-  const top = Math.max(1e-9, ...scores.map(([, v]) => Math.abs(Number(v) || 0)));
+  const served = r.model_group && routing.chosen && r.model_group !== routing.chosen
+    ? h("p", {class: "note"}, `Served by ${r.model_group} after ${routing.chosen} failed over.`) : null;
+  const shadows = Array.isArray(routing.shadow) ? routing.shadow : [];
   return h("div", {},
-    h("dl", {class: "fields"}, field("Router", routing.router), field("Policy", routing.policy),
-      field("Chosen", routing.chosen ? h("b", {}, routing.chosen) : null), field("Reason", routing.reason ? h("code", {}, routing.reason) : null),
-      field("Candidates", (routing.candidates || []).map((c) => (typeof c === "string" ? c : c.group || c.name)).join(", "))),
-    scores.length ? h("div", {class: "scores", "data-testid": "decision-scores"}, scores.map(([name, v]) => h("div", {class: "score-row" + (name === routing.chosen ? " chosen" : "")},
-      h("span", {}, name), h("span", {class: "meter"}, h("span", {class: "meter-fill", style: {width: (Math.abs(Number(v) || 0) / top) * 100 + "%",
-        background: ctx.color(name)}})), h("b", {}, showValue(v))))) : null);
+    h("div", {class: "decision-router"}, h("span", {class: "muted"}, "Router"), h("b", {}, routing.router || "—")),
+    decisionBlock(routing, ctx, false), served,
+    shadows.length ? h("div", {class: "shadows"}, h("h5", {}, `Shadow decisions (${shadows.length})`),
+      h("p", {class: "caption"}, "Decided and recorded for comparison; never served."),
+      shadows.map((sd) => decisionBlock(sd, ctx, true))) : null);
+}
+
+// -- the features the decision was made from ----------------------------------------------------
+
+function chip(label, value, testid) {
+  return h("div", {class: "feature-chip", "data-feature": testid}, h("span", {class: "muted"}, label), h("b", {}, value));
+}
+
+function featureSummary(f, ctx) {
+  const {fmt} = ctx;
+  const confidence = (v) => (num(v) && v > 0 ? ` · ${fmt.pct(v, 0)}` : "");
+  const task = f.task_type || {};
+  const taskProb = task.probs && num(task.probs[task.label]) ? task.probs[task.label] : null;
+  const lang = f.language || {};
+  const pii = f.pii || {};
+  const intents = f.intents && typeof f.intents === "object" ? Object.keys(f.intents) : [];
+  const extras = [f.has_tools ? `${f.tools} tool${f.tools === 1 ? "" : "s"}` : null,
+    f.has_images ? `${f.images} image${f.images === 1 ? "" : "s"}` : null, f.has_audio ? "audio" : null,
+    f.json_schema ? "JSON schema" : null, f.has_system_prompt ? "system prompt" : null].filter(Boolean);
+  return h("div", {class: "feature-chips", "data-testid": "feature-summary"},
+    chip("Task", (task.label || "unknown") + confidence(taskProb), "task_type"),
+    chip("Language", (lang.code || "unknown") + confidence(lang.confidence), "language"),
+    chip("Complexity", num(f.complexity) ? f.complexity.toFixed(2) : "unknown", "complexity"),
+    chip("Personal data", pii.found === null || pii.found === undefined ? "not checked"
+      : pii.found ? (pii.kinds || []).join(", ") || "found" : "none", "pii"),
+    f.sentiment && f.sentiment.label && f.sentiment.label !== "unknown" ? chip("Sentiment", f.sentiment.label, "sentiment") : null,
+    chip("Prompt", `${fmt.int(f.prompt_tokens)} tokens · ${fmt.int(f.turns)} turn${f.turns === 1 ? "" : "s"}`, "prompt_tokens"),
+    intents.length ? chip("Intents", intents.join(", "), "intents") : null,
+    extras.length ? chip("Shape", extras.join(", "), "shape") : null);
+}
+
+function featuresSection(f, ctx) {
+  const all = flatten(f);
+  return h("section", {class: "drawer-section"}, h("h4", {}, "Features"),
+    h("p", {class: "caption"}, "What the analysis found before the model was chosen."),
+    featureSummary(f, ctx),
+    h("details", {class: "all-features"}, h("summary", {}, `All ${all.length} features`),
+      h("dl", {class: "features", "data-testid": "features"}, all.map(([k, v]) => [h("dt", {}, k), h("dd", {}, showValue(v))]))));
 }
 
 function waterfall(attempts, ctx) {
@@ -76,7 +181,9 @@ function waterfall(attempts, ctx) {
     const x = label + (a.start_offset_ms / end) * (width - label - 8);
     const w = Math.max(2, (a.latency_ms / end) * (width - label - 8));
     const y = i * rowH + 6;
-    svg.append(s("text", {class: "wf-label", x: 0, y: y + 13}, `${i + 1}. ${a.deployment}`),
+    const name = `${i + 1}. ${a.deployment}`;
+    svg.append(s("text", {class: "wf-label", x: 0, y: y + 13}, name.length > 17 ? name.slice(0, 16) + "…" : name,
+      s("title", {}, name)),
       s("rect", {class: "wf-bar " + (a.status === "ok" ? "ok" : "error"), x, y, width: w, height: 16, rx: 4,
         "data-status": a.status}),
       a.ttft_ms ? s("line", {class: "wf-ttft", x1: x + (a.ttft_ms / end) * (width - label - 8), x2: x + (a.ttft_ms / end) * (width - label - 8),
@@ -102,7 +209,7 @@ function attemptsTable(attempts, ctx) {
 function detailPanel(r, ctx) {
   const {fmt} = ctx;
   const close = () => ctx.go("requests", {status: ctx.route.params.status});
-  const features = r.routing && r.routing.features ? flatten(r.routing.features) : [];
+  const features = r.routing && r.routing.features && typeof r.routing.features === "object" ? r.routing.features : null;
   return h("aside", {class: "drawer", "data-testid": "request-detail", "data-request": r.request_id},
     h("header", {class: "drawer-head"},
       h("div", {}, h("div", {class: "eyebrow"}, "Request"), h("h2", {class: "mono"}, r.request_id)),
@@ -120,8 +227,7 @@ function detailPanel(r, ctx) {
       field("Tags", (r.tags || []).length ? h("span", {class: "tags"}, r.tags.map((t) => pill(t))) : null),
       r.client_disconnected ? field("Client", "disconnected") : null)),
     h("section", {class: "drawer-section"}, h("h4", {}, "Routing decision"), decision(r, ctx)),
-    features.length ? h("section", {class: "drawer-section"}, h("h4", {}, "Features"),
-      h("dl", {class: "features", "data-testid": "features"}, features.map(([k, v]) => [h("dt", {}, k), h("dd", {}, showValue(v))]))) : null,
+    features ? featuresSection(features, ctx) : null,
     h("section", {class: "drawer-section"}, h("h4", {}, `Attempts (${r.attempts.length})`),
       r.attempts.length ? waterfall(r.attempts, ctx) : null, attemptsTable(r.attempts, ctx)),
     h("section", {class: "drawer-section"}, h("h4", {}, "Feedback"), r.feedback.length

@@ -49,8 +49,8 @@ function routerCard(saving, mix, ctx) {
     arrow: baseline && baseline.cost_per_request !== null && saving.savings_rate !== null ? {
       from: points.find((p) => p.label === baseline.model_group), to: routerPoint,
       label: `−${fmt.pct(saving.savings_rate, 0)} cost`} : null}));
-  const reasons = mix ? mix.reasons : [];
-  const reasonMax = Math.max(1, ...reasons.map((r) => r.requests));
+  const policies = mix && mix.policies ? mix.policies : [];
+  const shadows = mix && mix.shadow ? mix.shadow : [];
   return card(saving.router, {
     testid: "router-" + saving.router, cls: "router-card",
     subtitle: `Router · ${fmt.plural(saving.requests, "request")} · ${fmt.plural(saving.candidates.length, "candidate group")}`,
@@ -71,9 +71,33 @@ function routerCard(saving, mix, ctx) {
       mix ? shareBar(mix.decisions.map((d) => ({label: d.model_group, value: d.requests, color: ctx.color(d.model_group)})),
         "decisions-" + saving.router) : null,
       mix ? decisionsTable(mix.decisions, ctx, true) : null,
-      reasons.length ? h("h4", {}, "Top reasons") : null,
-      reasons.length ? h("ul", {class: "reasons"}, reasons.map((r) => h("li", {},
-        h("code", {}, r.reason || "(none)"), meter(r.requests / reasonMax, "#94a3b8"), h("b", {}, fmt.int(r.requests))))) : null)));
+      policies.length ? h("h4", {}, "Decided by") : null,
+      policies.length ? policyList(policies, ctx, saving.router) : null,
+      shadows.length ? h("h4", {}, "Shadow policies") : null,
+      shadows.map((sh) => shadowBox(sh, ctx, saving.router)))));
+}
+
+function policyList(policies, ctx, router) {
+  const {fmt} = ctx;
+  return h("ul", {class: "policy-list", "data-testid": "policies-" + router}, policies.map((p) => h("li", {
+    "data-policy": p.policy || "", "data-kind": p.kind || "", "data-value": p.requests},
+  h("span", {class: "policy-name"}, pill(p.kind || "?", p.kind === "default" ? "neutral" : "accent"),
+    h("span", {class: "mono"}, p.policy || "(unnamed)")),
+  meter(p.share, "#6366f1"), h("b", {}, fmt.int(p.requests)),
+  h("small", {}, p.decisions.map((d) => `${d.model_group} ${fmt.int(d.requests)}`).join(" · ")))));
+}
+
+function shadowBox(sh, ctx, router) {
+  const {fmt} = ctx;
+  return h("div", {class: "shadow-box", "data-testid": `shadow-${router}-${sh.policy}`, "data-requests": sh.requests,
+    "data-agreement": sh.agreement},
+  h("div", {class: "shadow-head"}, h("span", {class: "policy-name"}, pill(sh.kind || "?", "warn"),
+    h("span", {class: "mono"}, sh.policy || "(unnamed)"), h("span", {class: "muted"}, "shadow · not served")),
+  h("span", {}, sh.agreement === null ? "" : `agrees ${fmt.pct(sh.agreement)}`)),
+  shareBar(sh.decisions.map((d) => ({label: d.model_group, value: d.requests, color: ctx.color(d.model_group)})),
+    `shadow-mix-${router}-${sh.policy}`),
+  h("p", {class: "caption"}, `Would have chosen ${sh.decisions.map((d) => `${d.model_group} ${fmt.pct(d.share, 0)}`).join(", ")}` +
+    ` of ${fmt.plural(sh.requests, "request")}.`));
 }
 
 export async function render(view, ctx) {
