@@ -1,0 +1,405 @@
+"""Calibrate a cascade threshold on the gateway's own logged traffic.
+
+Every cascade step is logged as an attempt with the cheap answer's confidence ``score``, and
+feedback (``POST /v1/feedback``) can be attached to the request later. :func:`load_steps` reads,
+for one group, each scored step: its score, whether the cheap answer was the one the client got
+(``kept``: no later attempt answered), and the verdict of the request's feedback on it.
+:func:`choose_threshold` then picks the threshold (escalate when ``score < threshold``) for
+
+- an **escalation target** ``r``: the highest threshold that escalates at most ``r`` of the scored
+  answers (the most quality the escalation budget buys); or
+- a **quality target** ``q``: the lowest threshold whose kept cheap answers are at least ``q``
+  positive, i.e. the fewest escalations that reach it,
+
+with 95% bootstrap intervals (the whole selection re-run on resampled steps) and the number of
+rated answers the quality rests on. Too few rated answers: :class:`CalibrationError`.
+
+**What the log can say about quality.** Feedback on an escalated request rates the strong
+model's answer; the cheap answer was never shown, so it has no rating. The quality of the cheap
+answers kept at a threshold ``t`` is therefore known only when every step scoring ``t`` or more
+was kept, i.e. for ``t`` above the highest score that was escalated (``min_evaluable``). Below
+it, quality is reported as unknown, and a quality target met at ``min_evaluable`` might be met
+lower too: run with a lower threshold for a while (``threshold: 0`` keeps every cheap answer) to
+rate the answers below it. Escalation rates need no rating and cover every scored step.
+
+The candidates are thresholds halfway between consecutive distinct scores (rounded to 4
+decimals), 0 (escalate nothing) and 1 (escalate all but perfect scores).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from switchpoint.analytics.filters import Filters
+    from switchpoint.analytics.readers import LogReader
+
+__all__ = [
+    "NEGATIVE_LABELS",
+    "POSITIVE_LABELS",
+    "CalibrationError",
+    "LoggedSteps",
+    "Step",
+    "ThresholdChoice",
+    "choose_threshold",
+    "load_steps",
+    "verdict",
+]
+
+POSITIVE_LABELS = frozenset({"good", "positive", "correct", "right", "ok", "yes", "thumbs_up", "up", "accept",
+                             "accepted", "helpful", "1", "true"})  # fmt: skip
+NEGATIVE_LABELS = frozenset({"bad", "negative", "incorrect", "wrong", "no", "thumbs_down", "down", "reject",
+                             "rejected", "unhelpful", "0", "false"})  # fmt: skip
+DEFAULT_MIN_LABELS = 30
+DEFAULT_MIN_SAMPLES = 30
+DEFAULT_BOOTSTRAP = 1000
+_EPS = 1e-12
+
+
+class CalibrationError(ValueError):
+    """The log cannot support the asked calibration (too few scored or rated answers, bad target)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One scored cheap answer: its score, whether the client got it, and the feedback verdict on it
+    (``None``: not rated, or not kept, since then the feedback is about another model's answer)."""
+
+    score: float
+    kept: bool = True
+    positive: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedSteps:
+    """What :func:`load_steps` read: the steps, and what the log says about the cascade in force."""
+
+    steps: list[Step]
+    next_groups: dict[str, int]  # the group escalations went to → how many
+    thresholds: dict[float, int]  # the threshold an escalation reason shows → how many
+    escalated: int  # steps the cascade escalated (whether or not the escalation answered)
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdChoice:
+    target: str  # "escalation" or "quality"
+    target_value: float
+    threshold: float
+    escalation_rate: float
+    quality: float | None  # positive share of the rated kept cheap answers (None: unknown there)
+    rated_kept: int  # the rated answers ``quality`` rests on
+    samples: int  # scored steps
+    rated: int  # rated kept cheap answers in all
+    min_evaluable: float  # the lowest threshold whose quality the log can tell
+    threshold_interval: tuple[float, float]
+    escalation_interval: tuple[float, float]
+    quality_interval: tuple[float, float] | None
+    bootstrap: int  # resamples
+    bootstrap_unreached: float  # share of resamples in which no threshold reached the target
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target, "target_value": self.target_value, "threshold": self.threshold,
+            "escalation_rate": self.escalation_rate, "quality": self.quality, "rated_kept": self.rated_kept,
+            "samples": self.samples, "rated": self.rated, "min_evaluable": self.min_evaluable,
+            "threshold_interval": list(self.threshold_interval),
+            "escalation_interval": list(self.escalation_interval),
+            "quality_interval": list(self.quality_interval) if self.quality_interval else None,
+            "bootstrap": self.bootstrap, "bootstrap_unreached": self.bootstrap_unreached,
+        }  # fmt: skip
+
+
+def verdict(
+    score: float | None,
+    label: str | None,
+    *,
+    positive_min: float = 0.5,
+    positive_labels: Collection[str] = POSITIVE_LABELS,
+    negative_labels: Collection[str] = NEGATIVE_LABELS,
+) -> bool | None:
+    """Positive, negative or no verdict from one feedback: the score when there is one (positive
+    from ``positive_min``), else the label (case-insensitive, spaces and dashes as ``_``)."""
+    if score is not None:
+        return score >= positive_min
+    if label is not None:
+        name = label.strip().lower().replace(" ", "_").replace("-", "_")
+        if name in positive_labels:
+            return True
+        if name in negative_labels:
+            return False
+    return None
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Bin:
+    """The steps sharing one score value (counts are multiplicities, for the bootstrap)."""
+
+    value: float
+    n: int
+    replaced: int  # not kept
+    rated: int
+    positive: int
+
+
+def _bins(steps: Sequence[Step]) -> list[_Bin]:
+    ordered = sorted(steps, key=lambda s: s.score)
+    out: list[_Bin] = []
+    i = 0
+    while i < len(ordered):
+        value = ordered[i].score
+        n = replaced = rated = positive = 0
+        while i < len(ordered) and ordered[i].score == value:
+            s = ordered[i]
+            n += 1
+            replaced += not s.kept
+            if s.kept and s.positive is not None:
+                rated += 1
+                positive += s.positive
+            i += 1
+        out.append(_Bin(value, n, replaced, rated, positive))
+    return out
+
+
+def _cut(low: float, high: float) -> float:
+    """A threshold between two consecutive scores: the midpoint, rounded when that keeps it between."""
+    middle = (low + high) / 2
+    rounded = round(middle, 4)
+    return rounded if low < rounded <= high else middle
+
+
+def _candidates(bins: Sequence[_Bin]) -> list[tuple[float, int]]:
+    """(threshold, index of the first bin kept): 0, the cuts between bins, and 1 when it escalates all."""
+    out = [(0.0, 0)]
+    out += [(_cut(bins[j - 1].value, bins[j].value), j) for j in range(1, len(bins))]
+    if bins and bins[-1].value < 1.0:
+        out.append((1.0, len(bins)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    threshold: float
+    escalation: float
+    quality: float | None
+    rated_kept: int
+    min_evaluable: float
+
+
+def _select(bins: Sequence[_Bin], target: str, value: float, min_labels: int) -> _Pick | None:
+    """The threshold for the target on these bins; ``None`` when no threshold reaches it."""
+    total = sum(b.n for b in bins)
+    candidates = _candidates(bins)
+    # Suffix sums over bins j.. : replaced, rated, positive.
+    replaced = [0] * (len(bins) + 1)
+    rated = [0] * (len(bins) + 1)
+    positive = [0] * (len(bins) + 1)
+    for j in range(len(bins) - 1, -1, -1):
+        replaced[j] = replaced[j + 1] + bins[j].replaced
+        rated[j] = rated[j + 1] + bins[j].rated
+        positive[j] = positive[j + 1] + bins[j].positive
+    below = [0] * (len(bins) + 1)
+    for j, b in enumerate(bins):
+        below[j + 1] = below[j] + b.n
+    first_evaluable = next(t for t, j in candidates if replaced[j] == 0) if replaced[len(bins)] == 0 else math.inf
+
+    def pick(threshold: float, j: int) -> _Pick:
+        known = replaced[j] == 0 and rated[j] > 0
+        quality = positive[j] / rated[j] if known else None
+        return _Pick(threshold, below[j] / total, quality, rated[j] if replaced[j] == 0 else 0, first_evaluable)
+
+    if target == "escalation":
+        fitting = [(t, j) for t, j in candidates if below[j] <= value * total + _EPS]
+        return pick(*fitting[-1])
+    for t, j in candidates:
+        if replaced[j] == 0 and rated[j] >= min_labels and positive[j] >= value * rated[j] - _EPS:
+            return pick(t, j)
+    return None
+
+
+def _rates_at(bins: Sequence[_Bin], threshold: float) -> tuple[float, float | None, int]:
+    """Escalation rate, kept quality (``None`` when unknown) and the rated answers it rests on, at a
+    fixed threshold."""
+    j = bisect.bisect_left([b.value for b in bins], threshold)
+    total = sum(b.n for b in bins)
+    kept = bins[j:]
+    rated = 0 if any(b.replaced for b in kept) else sum(b.rated for b in kept)
+    quality = sum(b.positive for b in kept) / rated if rated else None
+    return sum(b.n for b in bins[:j]) / total, quality, rated
+
+
+def _interval(values: list[float]) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles (nearest rank)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[max(0, math.ceil(0.025 * n) - 1)], ordered[max(0, math.ceil(0.975 * n) - 1)]
+
+
+def _resample(bins: Sequence[_Bin], flat: Sequence[tuple[int, tuple[int, int, int]]], rng: random.Random,
+              total: int) -> list[_Bin]:  # fmt: skip
+    """Bins of one bootstrap resample: ``total`` draws with replacement over the steps
+    (``flat``: each step's bin index and its replaced, rated and positive counts)."""
+    counts: dict[int, list[int]] = {}
+    for j, (replaced, rated, positive) in rng.choices(flat, k=total):
+        acc = counts.setdefault(j, [0, 0, 0, 0])
+        acc[0] += 1
+        acc[1] += replaced
+        acc[2] += rated
+        acc[3] += positive
+    return [_Bin(bins[j].value, *counts[j]) for j in sorted(counts)]
+
+
+def choose_threshold(
+    steps: Sequence[Step],
+    *,
+    target_escalation: float | None = None,
+    target_quality: float | None = None,
+    min_labels: int = DEFAULT_MIN_LABELS,
+    min_samples: int = DEFAULT_MIN_SAMPLES,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> ThresholdChoice:
+    """The threshold for exactly one target, with 95% bootstrap intervals (see the module doc).
+
+    Raises :class:`CalibrationError` when there are fewer than ``min_samples`` scored steps, when a
+    quality target has fewer than ``min_labels`` rated kept answers, or when no threshold keeping
+    ``min_labels`` rated answers reaches the quality target.
+    """
+    if (target_escalation is None) == (target_quality is None):
+        raise CalibrationError("give exactly one target: an escalation rate or a quality")
+    target, value = ("escalation", target_escalation) if target_escalation is not None else ("quality", target_quality)
+    assert value is not None
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise CalibrationError(f"the {target} target must be between 0 and 1, not {value}")
+    if min_labels < 1 or min_samples < 1 or bootstrap < 0:
+        raise CalibrationError("min_labels and min_samples must be at least 1, bootstrap at least 0")
+    if len(steps) < min_samples:
+        raise CalibrationError(f"only {len(steps)} scored cheap answers in the log; at least {min_samples} are needed")
+    bins = _bins(steps)
+    rated = sum(b.rated for b in bins)
+    if target == "quality" and rated < min_labels:
+        raise CalibrationError(
+            f"only {rated} rated cheap answers (kept, with positive or negative feedback) in the log; "
+            f"at least {min_labels} are needed for a quality target"
+        )
+    chosen = _select(bins, target, value, min_labels)
+    if chosen is None:
+        judged = [(t, *_rates_at(bins, t)[1:]) for t, _ in _candidates(bins)]
+        reaching = [(t, q) for t, q, rated_kept in judged if q is not None and rated_kept >= min_labels]
+        best = max(reaching, key=lambda x: x[1], default=None)
+        hint = f"; the best is {best[1]:.1%} positive, at threshold {best[0]:g}" if best else ""
+        raise CalibrationError(
+            f"no threshold keeps at least {min_labels} rated cheap answers with {value:.1%} positive{hint}"
+        )
+    # Bootstrap: re-run the selection on resampled steps; the rates at the chosen threshold too.
+    steps_of: list[list[tuple[int, int, int]]] = [[] for _ in bins]
+    index = {b.value: j for j, b in enumerate(bins)}
+    for s in steps:
+        rated_one = int(s.kept and s.positive is not None)
+        steps_of[index[s.score]].append((int(not s.kept), rated_one, int(rated_one and bool(s.positive))))
+    flat = [(j, row) for j, rows in enumerate(steps_of) for row in rows]
+    rng = random.Random(seed)
+    thresholds: list[float] = []
+    escalations: list[float] = []
+    qualities: list[float] = []
+    unreached = 0
+    for _ in range(bootstrap):
+        sample = _resample(bins, flat, rng, len(steps))
+        pick = _select(sample, target, value, min_labels)
+        if pick is None:
+            unreached += 1
+        else:
+            thresholds.append(pick.threshold)
+        escalation, quality, _ = _rates_at(sample, chosen.threshold)
+        escalations.append(escalation)
+        if quality is not None:
+            qualities.append(quality)
+    point = (chosen.threshold, chosen.threshold)
+    return ThresholdChoice(
+        target=target,
+        target_value=value,
+        threshold=chosen.threshold,
+        escalation_rate=chosen.escalation,
+        quality=chosen.quality,
+        rated_kept=chosen.rated_kept,
+        samples=len(steps),
+        rated=rated,
+        min_evaluable=chosen.min_evaluable,
+        threshold_interval=_interval(thresholds) if thresholds else point,
+        escalation_interval=_interval(escalations) if escalations else (chosen.escalation, chosen.escalation),
+        quality_interval=(_interval(qualities) if qualities else None) if chosen.quality is not None else None,
+        bootstrap=bootstrap,
+        bootstrap_unreached=unreached / bootstrap if bootstrap else 0.0,
+    )
+
+
+# -- reading the log ---------------------------------------------------------------------------
+
+
+async def load_steps(
+    reader: LogReader,
+    group: str,
+    filters: Filters,
+    *,
+    positive_min: float = 0.5,
+    positive_labels: Collection[str] = POSITIVE_LABELS,
+    negative_labels: Collection[str] = NEGATIVE_LABELS,
+) -> LoggedSteps:
+    """Every scored cascade step of ``group`` in the requests ``filters`` select, with the verdict of
+    the request's latest feedback that has one (only for kept answers)."""
+    where, params = filters.where(reader.dialect)
+    prefix = f"escalation from {group}:"
+    scored = f"FROM attempts a JOIN requests r ON r.request_id = a.request_id WHERE a.model_group = ? " \
+             f"AND a.score IS NOT NULL AND {where}"  # fmt: skip
+    later = "FROM attempts b WHERE b.request_id = a.request_id AND b.idx > a.idx"
+    escalation = f"{later} AND substr(b.reason, 1, ?) = ? ORDER BY b.idx LIMIT 1"
+    _, rows = await reader.query(
+        f"SELECT a.request_id, a.score, CASE WHEN EXISTS (SELECT 1 {later} AND b.status = 'ok') THEN 1 ELSE 0 END, "
+        f"(SELECT b.reason {escalation}), (SELECT b.model_group {escalation}) {scored}",
+        [len(prefix), prefix, len(prefix), prefix, group, *params],
+    )
+    _, feedback = await reader.query(
+        f"SELECT fb.request_id, fb.score, fb.label FROM feedback fb WHERE fb.request_id IN "
+        f"(SELECT a.request_id {scored}) ORDER BY fb.created, fb.feedback_id",
+        [group, *params],
+    )
+    verdicts: dict[str, bool] = {}
+    for request_id, score, label in feedback:
+        said = verdict(None if score is None else float(score), label, positive_min=positive_min,
+                       positive_labels=positive_labels, negative_labels=negative_labels)  # fmt: skip
+        if said is not None:
+            verdicts[str(request_id)] = said  # the latest verdict wins
+    steps: list[Step] = []
+    next_groups: dict[str, int] = {}
+    thresholds: dict[float, int] = {}
+    escalated = 0
+    for request_id, score, replaced, reason, next_group in rows:
+        kept = not replaced
+        steps.append(Step(float(score), kept, verdicts.get(str(request_id)) if kept else None))
+        if reason is not None:
+            escalated += 1
+            if next_group is not None:
+                next_groups[str(next_group)] = next_groups.get(str(next_group), 0) + 1
+            shown = _threshold_in(str(reason))
+            if shown is not None:
+                thresholds[shown] = thresholds.get(shown, 0) + 1
+    return LoggedSteps(steps, next_groups, thresholds, escalated)
+
+
+def _threshold_in(reason: str) -> float | None:
+    """The threshold in an escalation reason (``escalation from g: logprobs 0.310 < 0.55``)."""
+    _, sep, tail = reason.rpartition(" < ")
+    if not sep:
+        return None
+    try:
+        value = float(tail.split()[0])
+    except (ValueError, IndexError):
+        return None
+    return value if math.isfinite(value) else None
