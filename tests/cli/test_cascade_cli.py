@@ -143,7 +143,20 @@ def test_text_output_has_the_figures_and_a_config_snippet(log: Path, capsys: pyt
     assert "group cheap" in out and "escalated 11 (27.5%) at threshold 0.3" in out
     assert "Threshold        0.4625" in out and "Escalation rate   45.0%" in out
     assert "90.9%  95% interval 75.0%–100.0%, from 22 rated answers" in out
+    assert "its 95% interval reaches down to 75.0%" in out and "no threshold reached the target" in out
     assert "  models:\n    - name: cheap\n      cascade: {next: strong, threshold: 0.4625}" in out
+
+
+def test_quality_under_the_escalated_scores_is_unknown(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 20% escalation: 8 answers, threshold 0.2125, where 0.225 and 0.25 would be kept but were
+    # escalated in the log (threshold 0.3 then): their cheap answers were never rated.
+    code, out, _ = _calibrate(capsys, log, "--target-escalation", "20%", "--min-labels", "20")
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("  Threshold ")}
+    assert rows == {"Threshold": "0.2125"} and "20.0%" in out
+    assert "unknown  answers scoring under 0.2875 were escalated, so their cheap answers were never rated" in out
+    code, out, _ = _calibrate(capsys, log, "--target-escalation", "0.2", "--json")
+    assert code == 0 and orjson.loads(out)["quality"] is None and orjson.loads(out)["quality_interval"] is None
 
 
 def test_too_few_rated_answers_is_refused(log: Path, capsys: pytest.CaptureFixture[str]) -> None:

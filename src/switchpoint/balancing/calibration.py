@@ -31,8 +31,10 @@ from __future__ import annotations
 import bisect
 import math
 import random
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -95,7 +97,7 @@ class ThresholdChoice:
     rated_kept: int  # the rated answers ``quality`` rests on
     samples: int  # scored steps
     rated: int  # rated kept cheap answers in all
-    min_evaluable: float  # the lowest threshold whose quality the log can tell
+    min_evaluable: float | None  # the lowest threshold whose quality the log can tell (None: none)
     threshold_interval: tuple[float, float]
     escalation_interval: tuple[float, float]
     quality_interval: tuple[float, float] | None
@@ -136,36 +138,77 @@ def verdict(
 
 
 # -- selection ---------------------------------------------------------------------------------
+#
+# The steps are grouped in bins of equal score, in ascending order; a threshold is a bin index j
+# (escalate the bins before j, keep j and after). Counts are multiplicities, for the bootstrap.
 
 
 @dataclass(frozen=True, slots=True)
-class _Bin:
-    """The steps sharing one score value (counts are multiplicities, for the bootstrap)."""
+class _Bins:
+    values: list[float]
+    n: list[int]
+    replaced: list[int]  # not kept
+    rated: list[int]  # kept and rated
+    positive: list[int]  # kept and rated positive
 
-    value: float
-    n: int
-    replaced: int  # not kept
-    rated: int
-    positive: int
+    @classmethod
+    def of(cls, values: list[float], counts: Sequence[Sequence[int]]) -> _Bins:
+        """From per-bin counts (n, replaced, rated, positive), dropping empty bins."""
+        present = [(v, c) for v, c in zip(values, counts, strict=True) if c[0]]
+        return cls([v for v, _ in present], *([c[k] for _, c in present] for k in range(4)))
+
+    def below(self) -> list[int]:
+        """``below[j]``: the steps in the bins before ``j``."""
+        return list(accumulate(self.n, initial=0))
+
+    def kept_from(self) -> tuple[int, list[int], list[int]]:
+        """The first bin from which every step was kept, and the rated and positive steps from each bin on."""
+        last_replaced = max((j for j, r in enumerate(self.replaced) if r), default=-1)
+        rated = list(accumulate(reversed(self.rated), initial=0))[::-1]
+        positive = list(accumulate(reversed(self.positive), initial=0))[::-1]
+        return last_replaced + 1, rated, positive
+
+    def threshold(self, j: int) -> float:
+        """The threshold that keeps bins ``j`` and after: 0, a cut between two scores, or 1."""
+        if j == 0:
+            return 0.0
+        if j == len(self.values):
+            return 1.0
+        return _cut(self.values[j - 1], self.values[j])
+
+    def last(self) -> int:
+        """The highest bin index a threshold can keep from (1 cannot escalate a perfect score)."""
+        return len(self.values) - 1 if self.values[-1] >= 1.0 else len(self.values)
 
 
-def _bins(steps: Sequence[Step]) -> list[_Bin]:
-    ordered = sorted(steps, key=lambda s: s.score)
-    out: list[_Bin] = []
-    i = 0
-    while i < len(ordered):
-        value = ordered[i].score
-        n = replaced = rated = positive = 0
-        while i < len(ordered) and ordered[i].score == value:
-            s = ordered[i]
-            n += 1
-            replaced += not s.kept
-            if s.kept and s.positive is not None:
-                rated += 1
-                positive += s.positive
-            i += 1
-        out.append(_Bin(value, n, replaced, rated, positive))
-    return out
+def _bins(steps: Sequence[Step]) -> tuple[_Bins, list[int]]:
+    """The bins of ``steps``, and each step's category ``4 * bin + kind`` (for resampling)."""
+    values = sorted({s.score for s in steps})
+    index = {v: j for j, v in enumerate(values)}
+    counts = [[0, 0, 0, 0] for _ in values]
+    categories = []
+    for s in steps:
+        j, kind = index[s.score], _kind(s)
+        categories.append(4 * j + kind)
+        _add(counts[j], kind, 1)
+    return _Bins.of(values, counts), categories
+
+
+def _kind(step: Step) -> int:
+    """0: not kept; 1: kept, not rated; 2: kept, negative; 3: kept, positive."""
+    if not step.kept:
+        return 0
+    return 1 if step.positive is None else 2 + step.positive
+
+
+def _add(acc: list[int], kind: int, count: int) -> None:
+    acc[0] += count
+    if kind == 0:
+        acc[1] += count
+    elif kind >= 2:
+        acc[2] += count
+        if kind == 3:
+            acc[3] += count
 
 
 def _cut(low: float, high: float) -> float:
@@ -175,64 +218,29 @@ def _cut(low: float, high: float) -> float:
     return rounded if low < rounded <= high else middle
 
 
-def _candidates(bins: Sequence[_Bin]) -> list[tuple[float, int]]:
-    """(threshold, index of the first bin kept): 0, the cuts between bins, and 1 when it escalates all."""
-    out = [(0.0, 0)]
-    out += [(_cut(bins[j - 1].value, bins[j].value), j) for j in range(1, len(bins))]
-    if bins and bins[-1].value < 1.0:
-        out.append((1.0, len(bins)))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Pick:
-    threshold: float
-    escalation: float
-    quality: float | None
-    rated_kept: int
-    min_evaluable: float
-
-
-def _select(bins: Sequence[_Bin], target: str, value: float, min_labels: int) -> _Pick | None:
-    """The threshold for the target on these bins; ``None`` when no threshold reaches it."""
-    total = sum(b.n for b in bins)
-    candidates = _candidates(bins)
-    # Suffix sums over bins j.. : replaced, rated, positive.
-    replaced = [0] * (len(bins) + 1)
-    rated = [0] * (len(bins) + 1)
-    positive = [0] * (len(bins) + 1)
-    for j in range(len(bins) - 1, -1, -1):
-        replaced[j] = replaced[j + 1] + bins[j].replaced
-        rated[j] = rated[j + 1] + bins[j].rated
-        positive[j] = positive[j + 1] + bins[j].positive
-    below = [0] * (len(bins) + 1)
-    for j, b in enumerate(bins):
-        below[j + 1] = below[j] + b.n
-    first_evaluable = next(t for t, j in candidates if replaced[j] == 0) if replaced[len(bins)] == 0 else math.inf
-
-    def pick(threshold: float, j: int) -> _Pick:
-        known = replaced[j] == 0 and rated[j] > 0
-        quality = positive[j] / rated[j] if known else None
-        return _Pick(threshold, below[j] / total, quality, rated[j] if replaced[j] == 0 else 0, first_evaluable)
-
+def _select(bins: _Bins, target: str, value: float, min_labels: int) -> int | None:
+    """The bin index the target's threshold keeps from; ``None`` when no threshold reaches it."""
     if target == "escalation":
-        fitting = [(t, j) for t, j in candidates if below[j] <= value * total + _EPS]
-        return pick(*fitting[-1])
-    for t, j in candidates:
-        if replaced[j] == 0 and rated[j] >= min_labels and positive[j] >= value * rated[j] - _EPS:
-            return pick(t, j)
+        below = bins.below()
+        j = bisect.bisect_right(below, value * below[-1] + _EPS) - 1
+        return min(j, bins.last())
+    start, rated, positive = bins.kept_from()
+    for j in range(start, bins.last() + 1):
+        if rated[j] < min_labels:
+            return None  # rated answers only get fewer from here on
+        if positive[j] >= value * rated[j] - _EPS:
+            return j
     return None
 
 
-def _rates_at(bins: Sequence[_Bin], threshold: float) -> tuple[float, float | None, int]:
+def _rates_at(bins: _Bins, threshold: float) -> tuple[float, float | None, int]:
     """Escalation rate, kept quality (``None`` when unknown) and the rated answers it rests on, at a
     fixed threshold."""
-    j = bisect.bisect_left([b.value for b in bins], threshold)
-    total = sum(b.n for b in bins)
-    kept = bins[j:]
-    rated = 0 if any(b.replaced for b in kept) else sum(b.rated for b in kept)
-    quality = sum(b.positive for b in kept) / rated if rated else None
-    return sum(b.n for b in bins[:j]) / total, quality, rated
+    j = bisect.bisect_left(bins.values, threshold)
+    below = bins.below()
+    start, rated, positive = bins.kept_from()
+    known = rated[j] if j >= start else 0
+    return below[j] / below[-1], (positive[j] / known if known else None), known
 
 
 def _interval(values: list[float]) -> tuple[float, float]:
@@ -242,18 +250,14 @@ def _interval(values: list[float]) -> tuple[float, float]:
     return ordered[max(0, math.ceil(0.025 * n) - 1)], ordered[max(0, math.ceil(0.975 * n) - 1)]
 
 
-def _resample(bins: Sequence[_Bin], flat: Sequence[tuple[int, tuple[int, int, int]]], rng: random.Random,
-              total: int) -> list[_Bin]:  # fmt: skip
-    """Bins of one bootstrap resample: ``total`` draws with replacement over the steps
-    (``flat``: each step's bin index and its replaced, rated and positive counts)."""
-    counts: dict[int, list[int]] = {}
-    for j, (replaced, rated, positive) in rng.choices(flat, k=total):
-        acc = counts.setdefault(j, [0, 0, 0, 0])
-        acc[0] += 1
-        acc[1] += replaced
-        acc[2] += rated
-        acc[3] += positive
-    return [_Bin(bins[j].value, *counts[j]) for j in sorted(counts)]
+def _resample(values: list[float], categories: Sequence[int], rng: random.Random) -> _Bins:
+    """The bins of one bootstrap resample: as many draws with replacement as there are steps. Only
+    the count per category matters, and ``Counter`` counts them in C."""
+    counts = [[0, 0, 0, 0] for _ in values]
+    for category, count in Counter(rng.choices(categories, k=len(categories))).items():
+        j, kind = divmod(category, 4)
+        _add(counts[j], kind, count)
+    return _Bins.of(values, counts)
 
 
 def choose_threshold(
@@ -282,59 +286,55 @@ def choose_threshold(
         raise CalibrationError("min_labels and min_samples must be at least 1, bootstrap at least 0")
     if len(steps) < min_samples:
         raise CalibrationError(f"only {len(steps)} scored cheap answers in the log; at least {min_samples} are needed")
-    bins = _bins(steps)
-    rated = sum(b.rated for b in bins)
+    bins, categories = _bins(steps)
+    rated = sum(bins.rated)
     if target == "quality" and rated < min_labels:
         raise CalibrationError(
             f"only {rated} rated cheap answers (kept, with positive or negative feedback) in the log; "
             f"at least {min_labels} are needed for a quality target"
         )
-    chosen = _select(bins, target, value, min_labels)
-    if chosen is None:
-        judged = [(t, *_rates_at(bins, t)[1:]) for t, _ in _candidates(bins)]
+    j = _select(bins, target, value, min_labels)
+    if j is None:
+        judged = [(bins.threshold(k), *_rates_at(bins, bins.threshold(k))[1:]) for k in range(bins.last() + 1)]
         reaching = [(t, q) for t, q, rated_kept in judged if q is not None and rated_kept >= min_labels]
         best = max(reaching, key=lambda x: x[1], default=None)
         hint = f"; the best is {best[1]:.1%} positive, at threshold {best[0]:g}" if best else ""
         raise CalibrationError(
             f"no threshold keeps at least {min_labels} rated cheap answers with {value:.1%} positive{hint}"
         )
+    threshold = bins.threshold(j)
+    escalation, quality, rated_kept = _rates_at(bins, threshold)
+    start = bins.kept_from()[0]
     # Bootstrap: re-run the selection on resampled steps; the rates at the chosen threshold too.
-    steps_of: list[list[tuple[int, int, int]]] = [[] for _ in bins]
-    index = {b.value: j for j, b in enumerate(bins)}
-    for s in steps:
-        rated_one = int(s.kept and s.positive is not None)
-        steps_of[index[s.score]].append((int(not s.kept), rated_one, int(rated_one and bool(s.positive))))
-    flat = [(j, row) for j, rows in enumerate(steps_of) for row in rows]
     rng = random.Random(seed)
     thresholds: list[float] = []
     escalations: list[float] = []
     qualities: list[float] = []
     unreached = 0
     for _ in range(bootstrap):
-        sample = _resample(bins, flat, rng, len(steps))
-        pick = _select(sample, target, value, min_labels)
-        if pick is None:
+        sample = _resample(bins.values, categories, rng)
+        picked = _select(sample, target, value, min_labels)
+        if picked is None:
             unreached += 1
         else:
-            thresholds.append(pick.threshold)
-        escalation, quality, _ = _rates_at(sample, chosen.threshold)
-        escalations.append(escalation)
-        if quality is not None:
-            qualities.append(quality)
-    point = (chosen.threshold, chosen.threshold)
+            thresholds.append(sample.threshold(picked))
+        sample_escalation, sample_quality, _ = _rates_at(sample, threshold)
+        escalations.append(sample_escalation)
+        if sample_quality is not None:
+            qualities.append(sample_quality)
     return ThresholdChoice(
         target=target,
         target_value=value,
-        threshold=chosen.threshold,
-        escalation_rate=chosen.escalation,
-        quality=chosen.quality,
-        rated_kept=chosen.rated_kept,
+        threshold=threshold,
+        escalation_rate=escalation,
+        quality=quality,
+        rated_kept=rated_kept,
         samples=len(steps),
         rated=rated,
-        min_evaluable=chosen.min_evaluable,
-        threshold_interval=_interval(thresholds) if thresholds else point,
-        escalation_interval=_interval(escalations) if escalations else (chosen.escalation, chosen.escalation),
-        quality_interval=(_interval(qualities) if qualities else None) if chosen.quality is not None else None,
+        min_evaluable=bins.threshold(start) if start <= bins.last() else None,
+        threshold_interval=_interval(thresholds) if thresholds else (threshold, threshold),
+        escalation_interval=_interval(escalations) if escalations else (escalation, escalation),
+        quality_interval=(_interval(qualities) if qualities else None) if quality is not None else None,
         bootstrap=bootstrap,
         bootstrap_unreached=unreached / bootstrap if bootstrap else 0.0,
     )

@@ -185,6 +185,16 @@ def _when(iso: str) -> str:
     return iso[:16].replace("T", " ") + " UTC"
 
 
+def _unknown(report: dict[str, Any]) -> str:
+    """Why the kept quality at the chosen threshold is unknown."""
+    floor = report["min_evaluable"]
+    if floor is None:
+        return "the highest-scoring answers were escalated: no threshold keeps only answers the client saw"
+    if report["threshold"] < floor:
+        return f"answers scoring under {floor:g} were escalated, so their cheap answers were never rated"
+    return "no kept answer at this threshold was rated"
+
+
 def render(report: dict[str, Any]) -> str:
     log = report["log"]
     since, until = report["range"]["since_iso"], report["range"]["until_iso"]
@@ -196,7 +206,7 @@ def render(report: dict[str, Any]) -> str:
         quality = (pct(report["quality"]), f"{_span(report['quality_interval'], pct)}, "
                                            f"from {report['rated_kept']} rated answers")  # fmt: skip
     else:
-        quality = ("unknown", f"answers scoring under {report['min_evaluable']:g} were escalated, so never rated")
+        quality = ("unknown", _unknown(report))
     logged = [
         ("Scored cheap answers", f"{log['scored']:,}", f"escalated {log['escalated']:,} "
                                                        f"({pct(log['escalation_rate'])}){in_force}"),
@@ -213,8 +223,14 @@ def render(report: dict[str, Any]) -> str:
     if report["bootstrap_unreached"]:
         out.append(f"In {pct(report['bootstrap_unreached'])} of {report['bootstrap']} bootstrap resamples no "
                    "threshold reached the target: it rests on few rated answers.")  # fmt: skip
+    interval = report["quality_interval"]
+    if report["target"] == "quality" and interval and interval[0] < report["target_value"]:
+        out.append(f"The estimate meets the target; its 95% interval reaches down to {pct(interval[0])}. "
+                   "More rated answers narrow it.")  # fmt: skip
     if report["target"] == "quality" and report["threshold"] == report["min_evaluable"] and log["escalated"]:
         out.append(f"The target is met at the lowest threshold the log can judge ({report['min_evaluable']:g}); "
                    "it may be met lower too: answers under it were escalated and never rated.")  # fmt: skip
+    if out[-1]:
+        out.append("")
     out += ["Config:", *("  " + line for line in report["config"].splitlines())]
     return "\n".join(out)
