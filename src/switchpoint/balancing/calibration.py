@@ -33,7 +33,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
@@ -105,15 +105,7 @@ class ThresholdChoice:
     bootstrap_unreached: float  # share of resamples in which no threshold reached the target
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target, "target_value": self.target_value, "threshold": self.threshold,
-            "escalation_rate": self.escalation_rate, "quality": self.quality, "rated_kept": self.rated_kept,
-            "samples": self.samples, "rated": self.rated, "min_evaluable": self.min_evaluable,
-            "threshold_interval": list(self.threshold_interval),
-            "escalation_interval": list(self.escalation_interval),
-            "quality_interval": list(self.quality_interval) if self.quality_interval else None,
-            "bootstrap": self.bootstrap, "bootstrap_unreached": self.bootstrap_unreached,
-        }  # fmt: skip
+        return asdict(self)
 
 
 def verdict(
