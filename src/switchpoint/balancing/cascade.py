@@ -12,6 +12,8 @@ confidence in [0, 1] and the answer's score is the lowest of them (no signal: 1.
 
 :func:`calibrate_threshold` picks the threshold that reaches a target share of the strong
 model's quality with the fewest escalations, on labelled (score, weak ok, strong ok) data.
+:mod:`switchpoint.balancing.calibration` picks it from the gateway's own log instead (logged
+scores and feedback; ``switchpoint cascade calibrate``).
 """
 
 from __future__ import annotations

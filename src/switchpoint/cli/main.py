@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     from switchpoint.cli import routes
 
     routes.add_parser(commands)
+    from switchpoint.cli import cascade
+
+    cascade.add_parser(commands)
     return parser
 
 
@@ -55,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from switchpoint.cli import routes
 
         return routes.run(args)
+    if args.command == "cascade":
+        from switchpoint.cli import cascade
+
+        return cascade.run(args)
     parser.print_help()
     return 2
 
