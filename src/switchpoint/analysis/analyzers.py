@@ -2,9 +2,9 @@
 
 | name | sets | cost |
 |---|---|---|
-| ``shape`` | prompt tokens, messages, turns, system prompt, images, audio, tools, schema | regex counts |
-| ``metadata`` | model, stream, temperature, top_p, n, metadata, user, tags, tool_choice, response_format | dict reads |
-| ``pii`` | ``pii`` | regex passes over all text |
+| ``shape`` | prompt tokens, messages, turns, system prompt, images, audio, tools, schema, max tokens | regex counts |
+| ``metadata`` | request fields (model, stream, temperature...), metadata, user, tags, tool choice | dict reads |
+| ``pii`` | ``pii`` | literal-led regex passes over all text |
 | ``language`` | ``language`` | script counts + n-gram model |
 | ``task_type`` | ``task_type`` | linear model over text features |
 | ``sentiment`` | ``sentiment`` | linear model over text features |
@@ -68,7 +68,7 @@ class ShapeAnalyzer:
     name = "shape"
     inline = True
     provides = ("prompt_tokens", "token_family", "prompt_tokens_by_family", "messages", "turns", "has_system_prompt",
-                "has_images", "images", "has_audio", "has_tools", "tools", "json_schema", "max_tokens")
+                "has_images", "images", "has_audio", "has_tools", "tools", "tool_names", "json_schema", "max_tokens")
 
     def __init__(self, estimator: TokenEstimator, *, family: str = "auto", default_family: str = "o200k") -> None:
         self.estimator = estimator
@@ -92,7 +92,9 @@ class ShapeAnalyzer:
         if family not in by_family:
             family = self.default_family if self.default_family in by_family else next(iter(by_family))
         response_format = body.get("response_format")
-        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        # max_completion_tokens replaces max_tokens; a null one does not hide the other
+        max_tokens = next((v for v in (body.get("max_completion_tokens"), body.get("max_tokens"))
+                           if isinstance(v, int) and not isinstance(v, bool)), None)
         modalities = body.get("modalities")
         has_audio = view.audio > 0 or "audio" in body or (isinstance(modalities, list) and "audio" in modalities)
         return {
@@ -107,9 +109,23 @@ class ShapeAnalyzer:
             "has_audio": has_audio,
             "has_tools": bool(tools) or view.request.has_tools,
             "tools": len(tools),
+            "tool_names": _tool_names(tools),
             "json_schema": isinstance(response_format, Mapping) and response_format.get("type") == "json_schema",
-            "max_tokens": max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+            "max_tokens": max_tokens,
         }
+
+
+def _tool_names(tools: list[Any]) -> tuple[str, ...]:
+    """Names of the declared functions (``tools[].function.name``, legacy ``functions[].name``), in order."""
+    names: list[str] = []
+    for tool in tools:
+        if not isinstance(tool, Mapping):
+            continue
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
+        if isinstance(name, str) and name not in names:
+            names.append(name)
+    return tuple(names)
 
 
 class MetadataAnalyzer:
@@ -117,8 +133,8 @@ class MetadataAnalyzer:
 
     name = "metadata"
     inline = True
-    provides = ("model", "stream", "temperature", "top_p", "n", "metadata", "user", "tags", "tool_choice",
-                "response_format")
+    provides = ("model", "stream", "temperature", "top_p", "n", "reasoning_effort", "metadata", "user", "tags",
+                "tool_choice", "response_format")
 
     def analyze(self, view: RequestView, partial: Mapping[str, Any]) -> Mapping[str, Any]:
         body = view.body
@@ -131,12 +147,21 @@ class MetadataAnalyzer:
             "temperature": _number(body.get("temperature")),
             "top_p": _number(body.get("top_p")),
             "n": body.get("n") if isinstance(body.get("n"), int) and not isinstance(body.get("n"), bool) else None,
+            "reasoning_effort": _reasoning_effort(body),
             "metadata": metadata if isinstance(metadata, Mapping) else {},
             "user": user if isinstance(user, str) else None,
             "tags": tuple(view.request.tags),
             "tool_choice": _tool_choice(body.get("tool_choice")),
             "response_format": response_format.get("type") if isinstance(response_format, Mapping) else None,
         }
+
+
+def _reasoning_effort(body: Mapping[str, Any]) -> str | None:
+    """``reasoning_effort`` (chat completions), or ``reasoning.effort`` (the Responses API shape)."""
+    effort = body.get("reasoning_effort")
+    if effort is None and isinstance(body.get("reasoning"), Mapping):
+        effort = body["reasoning"].get("effort")
+    return effort if isinstance(effort, str) else None
 
 
 def _number(value: Any) -> float | None:
