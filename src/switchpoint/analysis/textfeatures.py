@@ -63,7 +63,8 @@ def is_unspaced(token: str) -> bool:
 class Lexicon:
     """Cue words: whole words, stems (``word*``), phrases of up to 4 words, and substrings of unspaced runs."""
 
-    __slots__ = ("phrase_starts", "phrases", "stem_lengths", "stems", "substring_lengths", "substrings", "words")
+    __slots__ = ("phrase_starts", "phrases", "stem_lengths", "stems", "substring_lengths", "substring_starts",
+                 "substrings", "words")
 
     def __init__(self, entries: Mapping[str, Iterable[str]]) -> None:
         self.words: dict[str, tuple[str, ...]] = {}
@@ -76,6 +77,7 @@ class Lexicon:
         self.phrase_starts = frozenset(p.split(" ", 1)[0] for p in self.phrases)
         self.stem_lengths = tuple(sorted({len(s) for s in self.stems}))
         self.substring_lengths = tuple(sorted({len(s) for s in self.substrings}))
+        self.substring_starts = frozenset(s[0] for s in self.substrings)
 
     def _add(self, cue: str, entry: str) -> None:
         if not entry:
@@ -116,16 +118,21 @@ class Lexicon:
                     hit = phrases.get(" ".join(tokens[i : i + n]))
                     if hit:
                         found.update(hit)
-        substrings = self.substrings
         for run in unspaced:
-            for start in range(len(run)):
-                for n in self.substring_lengths:
-                    if start + n > len(run):
-                        break
-                    hit = substrings.get(run[start : start + n])
-                    if hit:
-                        found.update(hit)
+            self._substring_cues(run, found)
         return found
+
+    def _substring_cues(self, run: str, found: set[str]) -> None:
+        substrings, starts = self.substrings, self.substring_starts
+        for start, char in enumerate(run):
+            if char not in starts:  # most characters begin no entry
+                continue
+            for n in self.substring_lengths:
+                if start + n > len(run):
+                    break
+                hit = substrings.get(run[start : start + n])
+                if hit:
+                    found.update(hit)
 
 
 def text_features(text: str, lexicon: Lexicon | None = None) -> set[str]:

@@ -66,7 +66,8 @@ _SPACE_RUNS = _INDEX["space_runs"]
 _SPACE_RUN_CHARS = _INDEX["space_run_chars"]
 _CAPITALISED_WORDS = _INDEX["capitalised_words"]
 
-_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0900-\u0dff\u0e00-\u0eff])+")
+# runs of letters and combining marks (written as runs of runs: the same matches, found faster)
+_WORD = re.compile(r"(?:[^\W\d_]+|[\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0900-\u0dff\u0e00-\u0eff]+)+")
 _DIGITS = re.compile(r"\d+")
 _PUNCT = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"[ \t]{2,}")
