@@ -46,6 +46,10 @@ __all__ = [
     "ShapeAnalyzer",
     "TaskTypeAnalyzer",
     "complexity_features",
+    "kind_cues",
+    "numeric_cues",
+    "question_of",
+    "size_cues",
 ]
 
 
@@ -242,30 +246,88 @@ class SentimentAnalyzer:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"[.!?。！？]+(?:\s|$)")
+_SENTENCE = re.compile(r"[.!?](?:\s|$)")
 _CHOICES = re.compile(r"^\s*\(?[A-Da-d][.)]\s", re.MULTILINE)
+_FRACTION = re.compile(r"\d\s*/\s*\d")
+_MATH_WORDS = re.compile(
+    r"\b(?:each|per|total|times|twice|half|third|quarter|percent|remaining|left|altogether|combined|more than|"
+    r"less than|fewer|how many|how much|average|ratio|profit|costs?|spent|spends?|earns?|saves?|pays?|"
+    r"sells?|sold|buys?|bought|every|rate|hours?|minutes?|days?|weeks?|dollars?)\b", re.IGNORECASE)
 
 
-def _bucket(n: int, edges: tuple[int, ...]) -> str:
+def _bucket(n: float, edges: tuple[float, ...]) -> str:
     for edge in edges:
         if n <= edge:
             return str(edge)
     return str(edges[-1]) + "+"
 
 
-def complexity_features(text: str, base: set[str] | None = None) -> set[str]:
-    """Text features plus size cues of the whole text and of its last block (the question itself,
-    after any few-shot examples): log-length buckets, counts of numbers and sentences, and whether
-    it offers lettered choices. Training uses the same function."""
-    features = set(base) if base is not None else text_features(text)
-    question = text[-3000:].rstrip().rsplit("\n\n", 1)[-1]
-    features.add("#chars:" + str(min(14, int(math.log2(len(text) + 1)))))
-    features.add("#qchars:" + str(min(13, int(math.log2(len(question) + 1)))))
-    features.add("#nums:" + _bucket(len(_NUMBER.findall(question)), (0, 1, 2, 4, 8)))
-    features.add("#sents:" + _bucket(len(_SENTENCE_END.findall(question)), (1, 2, 4, 8)))
+def question_of(text: str) -> str:
+    """The question itself: the last block of the text's last 3,000 characters (after any few-shot examples)."""
+    return text[-3000:].rstrip().rsplit("\n\n", 1)[-1]
+
+
+def size_cues(text: str, question: str) -> set[str]:
+    """Log-length buckets of the whole text and of the question, counts of numbers and sentences,
+    and whether it offers lettered choices."""
+    features = {
+        "#chars:" + str(min(14, int(math.log2(len(text) + 1)))),
+        "#qchars:" + str(min(13, int(math.log2(len(question) + 1)))),
+        "#nums:" + _bucket(len(_NUMBER.findall(question)), (0, 1, 2, 4, 8)),
+        "#sents:" + _bucket(len(_SENTENCE_END.findall(question)), (1, 2, 4, 8)),
+    }
     if len(_CHOICES.findall(question)) >= 3:
         features.add("#choices")
     return features
+
+
+def numeric_cues(question: str) -> set[str]:
+    """How much arithmetic a question asks for: distinct numbers, quantity words, big numbers,
+    decimals, percentages, fractions, and its length in words."""
+    numbers = _NUMBERS.findall(question)
+    features = {
+        "#dnums:" + _bucket(len(set(numbers)), (0, 1, 2, 3, 4, 5, 6, 8)),
+        "#mwords:" + _bucket(len(_MATH_WORDS.findall(question)), (0, 1, 2, 3, 5, 8)),
+        "#qwords:" + _bucket(len(question.split()), (8, 16, 24, 32, 48, 64, 96, 128, 256)),
+    }
+    if any(len(n.replace(",", "").split(".")[0]) >= 4 for n in numbers):
+        features.add("#bignum")
+    if any("." in n or "," in n for n in numbers):
+        features.add("#decimal")
+    if "%" in question:
+        features.add("#percent")
+    if _FRACTION.search(question):
+        features.add("#fraction")
+    return features
+
+
+def kind_cues(question: str) -> set[str]:
+    """Length, numbers and sentences read separately for word problems (two or more numbers),
+    multiple-choice questions and the rest: what makes each kind harder differs."""
+    numbers = len(_NUMBERS.findall(question))
+    options = [line for line in question.splitlines() if _CHOICES.match(line)]
+    kind = "mc" if len(options) >= 3 else "wp" if numbers >= 2 else "other"
+    features = {
+        "#" + kind,
+        f"#{kind}_qchars:{min(13, int(math.log2(len(question) + 1)))}",
+        f"#{kind}_nums:" + _bucket(numbers, (0, 1, 2, 3, 4, 5, 6, 8, 12)),
+        f"#{kind}_sents:" + _bucket(len(_SENTENCE.findall(question)), (1, 2, 3, 4, 5, 6, 8)),
+    }
+    if kind == "mc":
+        features.add("#mc_optlen:" + _bucket(sum(map(len, options)) / len(options), (4, 8, 16, 32, 64, 128)))
+    return features
+
+
+def complexity_features(text: str, base: set[str] | None = None) -> set[str]:
+    """The complexity model's features: the shape and cue-word features of the text features (not
+    its words: on prompts of unseen benchmarks, topic words transferred worse than shape), plus
+    size, arithmetic and kind cues of the question. Training uses the same function."""
+    base = base if base is not None else text_features(text)
+    question = question_of(text)
+    return ({f for f in base if f.startswith("#")} | size_cues(text, question) | numeric_cues(question)
+            | kind_cues(question))
 
 
 class ComplexityAnalyzer:
