@@ -251,10 +251,15 @@ _SENTENCE_END = re.compile(r"[.!?。！？]+(?:\s|$)")
 _SENTENCE = re.compile(r"[.!?](?:\s|$)")
 _CHOICES = re.compile(r"^\s*\(?[A-Da-d][.)]\s", re.MULTILINE)
 _FRACTION = re.compile(r"\d\s*/\s*\d")
-_MATH_WORDS = re.compile(
-    r"\b(?:each|per|total|times|twice|half|third|quarter|percent|remaining|left|altogether|combined|more than|"
-    r"less than|fewer|how many|how much|average|ratio|profit|costs?|spent|spends?|earns?|saves?|pays?|"
-    r"sells?|sold|buys?|bought|every|rate|hours?|minutes?|days?|weeks?|dollars?)\b", re.IGNORECASE)
+_WORDS = re.compile(r"\w+")
+# words that quantity problems are made of; counted on the question's lower-cased words
+_MATH_WORDS = frozenset(
+    "each per total times twice half third quarter percent remaining left altogether combined fewer average ratio "
+    "profit cost costs spent spend spends earn earns save saves pay pays sell sells sold buy buys bought every rate "
+    "hour hours minute minutes day days week weeks dollar dollars".split())
+_MATH_PAIRS = frozenset({("more", "than"), ("less", "than"), ("how", "many"), ("how", "much")})
+_PAIR_FIRST = frozenset(first for first, _ in _MATH_PAIRS)
+_CUES_WINDOW = 1200  # characters of the question the numeric and kind cues read
 
 
 def _bucket(n: float, edges: tuple[float, ...]) -> str:
@@ -283,13 +288,17 @@ def size_cues(text: str, question: str) -> set[str]:
     return features
 
 
-def numeric_cues(question: str) -> set[str]:
-    """How much arithmetic a question asks for: distinct numbers, quantity words, big numbers,
-    decimals, percentages, fractions, and its length in words."""
-    numbers = _NUMBERS.findall(question)
+def numeric_cues(question: str, numbers: list[str] | None = None) -> set[str]:
+    """How much arithmetic a question asks for: distinct numbers, quantity words ("each", "total",
+    "how many"...), big numbers, decimals, percentages, fractions, and its length in words."""
+    numbers = _NUMBERS.findall(question) if numbers is None else numbers
+    words = _WORDS.findall(question.lower())
+    quantity = sum(map(_MATH_WORDS.__contains__, words))
+    if not _PAIR_FIRST.isdisjoint(words):
+        quantity += sum(pair in _MATH_PAIRS for pair in zip(words, words[1:], strict=False))
     features = {
         "#dnums:" + _bucket(len(set(numbers)), (0, 1, 2, 3, 4, 5, 6, 8)),
-        "#mwords:" + _bucket(len(_MATH_WORDS.findall(question)), (0, 1, 2, 3, 5, 8)),
+        "#mwords:" + _bucket(quantity, (0, 1, 2, 3, 5, 8)),
         "#qwords:" + _bucket(len(question.split()), (8, 16, 24, 32, 48, 64, 96, 128, 256)),
     }
     if any(len(n.replace(",", "").split(".")[0]) >= 4 for n in numbers):
@@ -303,16 +312,16 @@ def numeric_cues(question: str) -> set[str]:
     return features
 
 
-def kind_cues(question: str) -> set[str]:
+def kind_cues(question: str, numbers: list[str] | None = None) -> set[str]:
     """Length, numbers and sentences read separately for word problems (two or more numbers),
     multiple-choice questions and the rest: what makes each kind harder differs."""
-    numbers = len(_NUMBERS.findall(question))
+    count = len(_NUMBERS.findall(question) if numbers is None else numbers)
     options = [line for line in question.splitlines() if _CHOICES.match(line)]
-    kind = "mc" if len(options) >= 3 else "wp" if numbers >= 2 else "other"
+    kind = "mc" if len(options) >= 3 else "wp" if count >= 2 else "other"
     features = {
         "#" + kind,
         f"#{kind}_qchars:{min(13, int(math.log2(len(question) + 1)))}",
-        f"#{kind}_nums:" + _bucket(numbers, (0, 1, 2, 3, 4, 5, 6, 8, 12)),
+        f"#{kind}_nums:" + _bucket(count, (0, 1, 2, 3, 4, 5, 6, 8, 12)),
         f"#{kind}_sents:" + _bucket(len(_SENTENCE.findall(question)), (1, 2, 3, 4, 5, 6, 8)),
     }
     if kind == "mc":
@@ -326,8 +335,10 @@ def complexity_features(text: str, base: set[str] | None = None) -> set[str]:
     size, arithmetic and kind cues of the question. Training uses the same function."""
     base = base if base is not None else text_features(text)
     question = question_of(text)
-    return ({f for f in base if f.startswith("#")} | size_cues(text, question) | numeric_cues(question)
-            | kind_cues(question))
+    tail = question[-_CUES_WINDOW:]  # a word problem or a multiple-choice question fits; a long text costs no more
+    numbers = _NUMBERS.findall(tail)
+    return ({f for f in base if f.startswith("#")} | size_cues(text, question) | numeric_cues(tail, numbers)
+            | kind_cues(tail, numbers))
 
 
 class ComplexityAnalyzer:

@@ -13,9 +13,11 @@ one (``FAMILY_ALIASES``); their counts are unverified approximations.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from itertools import compress, filterfalse
 
 __all__ = [
     "FAMILY_ALIASES",
@@ -210,11 +212,11 @@ def _other_words(lowered: str, known: Mapping[str, int] | None, counts: list[flo
         for mask, n in Counter(masks).items():
             if mask:
                 counts[_KNOWN + mask] += n
-        unknown = [w for w, m in zip(words, masks, strict=True) if not m]
+        unknown = list(compress(words, map(operator.not_, masks)))
     else:
         unknown = words
-    _count_lengths(Counter(len(w) for w in unknown if w.isascii()), counts)
-    _count_scripts(unknown, counts)
+    _count_lengths(Counter(map(len, filter(str.isascii, unknown))), counts)
+    _count_scripts(list(filterfalse(str.isascii, unknown)), counts)
 
 
 def _other_marks(text: str, counts: list[float]) -> None:
@@ -296,11 +298,13 @@ def sample_chunks(text: str, chunks: int, size: int) -> list[str]:
 
 
 def _count_scripts(words: list[str], counts: list[float]) -> None:
-    for word in words:
-        if not word.isascii():
-            script = _script(ord(max(word)))
-            counts[_SCRIPT_WORDS + script] += 1
-            counts[_SCRIPT_CHARS + script] += len(word)
+    """Count non-ASCII words by the script of their highest code point."""
+    tops = list(map(ord, map(max, words)))
+    script_of = {top: _script(top) for top in set(tops)}
+    for top, n in Counter(tops).items():
+        counts[_SCRIPT_WORDS + script_of[top]] += n
+    for top, length in zip(tops, map(len, words), strict=True):
+        counts[_SCRIPT_CHARS + script_of[top]] += length
 
 
 class TokenEstimator:
