@@ -185,12 +185,20 @@ def _tool_choice(value: Any) -> str | None:
 
 
 class PIIAnalyzer:
+    """Sensitive data anywhere in the prompt: every character of every message is scanned.
+
+    The scan costs about 15 microseconds per KB here, so it runs inline up to ``inline_chars``
+    characters of text (about 1 ms); a request with more text is scanned in the pipeline's worker
+    thread, off the event loop, under the same time budget (see ``docs/analysis.md``).
+    """
+
     name = "pii"
     inline = True
     provides = ("pii",)
 
-    def __init__(self, detector: PIIDetector | None = None) -> None:
+    def __init__(self, detector: PIIDetector | None = None, *, inline_chars: int = 65_536) -> None:
         self.detector = detector or PIIDetector()
+        self.inline_chars = inline_chars
 
     def analyze(self, view: RequestView, partial: Mapping[str, Any]) -> Mapping[str, Any]:
         kinds: set[str] = set()
