@@ -72,8 +72,8 @@ _CAPITALISED_WORDS = _INDEX["capitalised_words"]
 _WORD = re.compile(r"(?:[^\W\d_]+|[\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0900-\u0dff\u0e00-\u0eff]+)+")
 _DIGITS = re.compile(r"\d+")
 _PUNCT = re.compile(r"[^\w\s]+")
-_SPACES = re.compile(r"[ \t]{2,}")
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]")
+# \b[A-Z][a-z], written to start with the class, which the regex engine scans for quickly
+_CAPITALISED = re.compile(r"[A-Z](?<!\w[A-Z])[a-z]")
 # ASCII text (most long prompts: code, logs, English) is counted with the same results on
 # skeletons of its bytes: each maps every byte to its class, so that the counts are fast byte
 # counts and searches for a literal instead of tests of a character class at every position.
@@ -229,7 +229,8 @@ def _other_marks(text: str, counts: list[float]) -> None:
     counts[_PUNCT_RUNS] += len(punct)
     counts[_PUNCT_CHARS] += sum(map(len, punct))
     counts[_NEWLINES] += text.count("\n")
-    spaces = _SPACES.findall(text)
+    # runs of spaces and tabs are ASCII: found on the UTF-8 bytes (no multi-byte character holds 0x20 or 0x09)
+    spaces = _SPACE_RUN.findall(text.encode("utf-8", "surrogatepass").translate(_SK_SPACE))
     counts[_SPACE_RUNS] += len(spaces)
     counts[_SPACE_RUN_CHARS] += sum(map(len, spaces))
     counts[_CAPITALISED_WORDS] += len(_CAPITALISED.findall(text))
