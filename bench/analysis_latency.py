@@ -5,8 +5,8 @@
 
 The request mix: every prompt of the labelled test set (tests/analysis/data, 25 languages) as a
 single-turn request, the same prompts inside multi-turn conversations with a system prompt, and
-long requests: 60 of 4-16 KB of mostly English prose and of code, and 20 of 4-16 KB in the other
-languages of the set (Latin, Cyrillic, CJK, Arabic... scripts). Five support intents with five examples each are
+long requests: 60 of 4-16 KB of mostly English prose and of code, and 20 of 4-16 KB made of the
+set's non-English prompts joined (27 languages, several scripts mixed). Five support intents with five examples each are
 configured, as a support team would. Each request is analysed with ``analyze_sync`` (the inline
 path the event loop runs); the process is pinned to one CPU where the OS allows it. Reported:
 p50 / p90 / p99 / max of the whole pipeline, and the p50 / p99 of each analyser alone.
