@@ -30,6 +30,10 @@ detector = PIIDetector()
         ("身份证 11010519491231002X", "national_id"),
         ('api_key="sk-proj-4fGh7Jk9LmNpQrStUvWxYz0123456789abcd"', "api_key"),
         ("token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "api_key"),
+        ("client_secret:\n  a1b2c3d4e5f6g7h8i9j0k1l2", "api_key"),
+        ("Authorization: Bearer abcdef0123456789ABCDEF.xyz", "api_key"),
+        # a key right after a rejected look-alike (not at a word start) that overlaps it
+        ("id=xxoxb-123456789012-abcdefghij-sk_live_51HqLyjWDarjtT1zdp7dc", "api_key"),
         ("sk_live_51HqLyjWDarjtT1zdp7dc", "api_key"),
         ("xoxb-123456789012-abcdefghij", "api_key"),
         ("AKIAIOSFODNN7EXAMPLE", "aws_key"),
@@ -58,6 +62,8 @@ def test_finds_each_kind(text: str, kind: str) -> None:
         "The year 1969 and the number 3.14159265",
         "the SSN format is ###-##-####",
         "Use an env var for your API key instead of hardcoding it",
+        "the secret_key setting holds your_application_secret_here",  # no digit: a placeholder
+        "my_api_key_variable_name_is_long = None",
         "sk-short",
         "x = 2024 / 8",
         "version 10.0.19045.3693",

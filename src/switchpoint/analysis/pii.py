@@ -41,26 +41,29 @@ _AWS_KEY = re.compile(r"A(?:KIA|SIA|BIA|CCA|IDA|ROA)[0-9A-Z]{16}(?![A-Za-z0-9_])
 _AWS_SECRET = re.compile(r"aws_secret_access_key\s*[:=]\s*[\"']?[a-z0-9/+]{40}")  # on lower-cased text
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 # Provider API keys, one pattern per literal prefix (an alternation would be tried at every position).
+# Lengths are minimums only ({20} where a key has 20 or more): a match never runs on past what
+# it needs, so re-searching after a rejected match (see _overlapping) stays linear in the text.
 _PROVIDER_KEYS = tuple(re.compile(p) for p in (
-    r"sk-(?:ant-|proj-|live-|or-)?[A-Za-z0-9_-]{20,}",
-    r"gh[pousr]_[A-Za-z0-9]{30,}",
-    r"github_pat_[A-Za-z0-9_]{22,}",
-    r"xox[abposr]-[A-Za-z0-9-]{10,}",
+    r"sk-(?:ant-|proj-|live-|or-)?[A-Za-z0-9_-]{20}",
+    r"gh[pousr]_[A-Za-z0-9]{30}",
+    r"github_pat_[A-Za-z0-9_]{22}",
+    r"xox[abposr]-[A-Za-z0-9-]{10}",
     r"AIza[0-9A-Za-z_-]{35}",
-    r"hf_[A-Za-z0-9]{30,}",
-    r"glpat-[A-Za-z0-9_-]{20,}",
-    r"SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
+    r"hf_[A-Za-z0-9]{30}",
+    r"glpat-[A-Za-z0-9_-]{20}",
+    r"SG\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{16}",
 ))
-_STRIPE_KEY = re.compile(r"k_(?:live|test)_[0-9A-Za-z]{16,}")  # preceded by s, r or p
-# "api_key = ...", "client-secret: ...", "access_token=...", "Bearer ...": found from the last word,
-# with the words that must precede it checked on the match (all on lower-cased text).
-_ASSIGNED_VALUE = r"[\"']?\s*[:=]?\s*[\"']?([a-z0-9_\-./+]{20,})"
+_STRIPE_KEY = re.compile(r"k_(?:live|test)_[0-9A-Za-z]{16}")  # preceded by s, r or p
+# "api_key = ...", "client-secret: ...", "access_token=...", "Bearer ...": found from the last word
+# (a literal), keeping only those preceded by the words it needs, then the value is matched after
+# it (all on lower-cased text). The value must hold a digit; it is read up to 256 characters.
 _ASSIGNED_SECRETS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (re.compile("key" + _ASSIGNED_VALUE), ("api", "api_", "api-", "secret", "secret_", "secret-")),
-    (re.compile("secret" + _ASSIGNED_VALUE), ("client", "client_", "client-")),
-    (re.compile("token" + _ASSIGNED_VALUE), ("access", "access_", "access-", "auth", "auth_", "auth-")),
-    (re.compile("bearer" + _ASSIGNED_VALUE), ("",)),
+    (re.compile("key"), ("api", "api_", "api-", "secret", "secret_", "secret-")),
+    (re.compile("secret"), ("client", "client_", "client-")),
+    (re.compile("token"), ("access", "access_", "access-", "auth", "auth_", "auth-")),
+    (re.compile("bearer"), ("",)),
 )
+_ASSIGNED_VALUE = re.compile(r"[\"']?\s{0,16}[:=]?\s{0,16}[\"']?([a-z0-9_\-./+]{20,256})")
 # "password: ...", "Passwort ist ...", in several languages (on lower-cased text); the patterns with
 # non-ASCII words run only on non-ASCII text.
 _PASSWORD_VALUE = r"(?:\s*(?:is|est|ist|es|é|:|=|：))+\s*[\"'`]?[^\s\"'`]{4,}"
@@ -229,11 +232,20 @@ class PIIDetector:
             found.add("jwt")
         if self._provider_key(text):
             found.add("api_key")
-        elif any(_DIGIT.search(m.group(1)) and lowered.endswith(before, 0, m.start())
-                 for pattern, before in _ASSIGNED_SECRETS for m in _overlapping(pattern, lowered)):
+        elif self._assigned_secret(lowered):
             found.add("api_key")
         if any(p.search(lowered) for p in (_PASSWORDS_ASCII if text.isascii() else _PASSWORDS)):
             found.add("password")
+
+    @staticmethod
+    def _assigned_secret(lowered: str) -> bool:
+        for word, before in _ASSIGNED_SECRETS:
+            for match in word.finditer(lowered):
+                if lowered.endswith(before, 0, match.start()):
+                    value = _ASSIGNED_VALUE.match(lowered, match.end())
+                    if value is not None and _DIGIT.search(value.group(1)):
+                        return True
+        return False
 
     @staticmethod
     def _provider_key(text: str) -> bool:

@@ -3,7 +3,9 @@
 The text is cut into the pieces that byte-level BPE tokenizers also start from (runs of
 letters, digits, punctuation, white space), and each piece class is given an average token
 cost fitted against the real tokenizer of each family (``scripts/analysis/build_tokens.py``).
-The counting is a handful of C-level regex passes, so it costs microseconds per kilobyte.
+The counting is a handful of C-level passes (byte counts on skeletons of ASCII text, regexes
+otherwise), so it costs microseconds per kilobyte; a text over ``SAMPLE_FROM`` characters is
+counted on chunks spread over it, so its cost is bounded.
 
 Verified families (measured against the real tokenizers, see ``docs/analysis.md``):
 ``cl100k`` (GPT-4, GPT-3.5), ``o200k`` (GPT-4o, GPT-4.1, o-series, GPT-5), ``llama3``
@@ -24,6 +26,7 @@ __all__ = [
     "TokenEstimator",
     "family_for_model",
     "piece_counts",
+    "sample_chunks",
 ]
 
 # Word-length buckets for ASCII letter runs: 1..12 one bucket each, then 13-15 and 16+.
