@@ -9,7 +9,8 @@ long requests: 60 of 4-16 KB of mostly English prose and of code, and 20 of 4-16
 set's non-English prompts joined (27 languages, several scripts mixed). Five support intents with five examples each are
 configured, as a support team would. Each request is analysed with ``analyze_sync`` (the inline
 path the event loop runs); the process is pinned to one CPU where the OS allows it. Reported:
-p50 / p90 / p99 / max of the whole pipeline, and the p50 / p99 of each analyser alone.
+p50 / p90 / p99 / max of the whole pipeline and per kind of request, and the p50 / p99 of each
+analyser alone (and its p50 over the long requests).
 Targets (issue 5): p50 <= 1 ms and p99 <= 3 ms. On a shared machine, ``--clock cpu`` times each
 request by the thread's CPU time, which leaves out the time other processes held the core.
 """
