@@ -3,7 +3,7 @@
     python3 bench/analysis_latency.py                    # default: 20 rounds over the request mix
     python3 bench/analysis_latency.py --rounds 50 --json
 
-The request mix: every prompt of the labelled test set (tests/analysis/data, 25 languages) as a
+The request mix: every prompt of the labelled test set (tests/analysis/data, 28 languages) as a
 single-turn request, the same prompts inside multi-turn conversations with a system prompt, and
 long requests: 60 of 4-16 KB of mostly English prose and of code, and 20 of 4-16 KB made of the
 set's non-English prompts joined (27 languages, several scripts mixed). Five support intents with five examples each are
