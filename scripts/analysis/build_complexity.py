@@ -11,8 +11,10 @@ Only these three files are trained on (the folder's protocol). Evaluation on pro
 - routellm_mmlu and routellm_gsm8k (never trained or tuned on): label = Mixtral-8x7B answered wrongly.
 AUC is reported with a bootstrap 95% interval, beside the prompt-length baseline (longer → harder).
 
-Model: logistic regression over switchpoint.analysis.analyzers.complexity_features
-(the task-type text features + a log-length bucket), the same function that serves.
+Model: logistic regression over switchpoint.analysis.analyzers.complexity_features (the shape and
+cue-word features of the text features, and size, arithmetic and kind cues of the question), the
+same function that serves. The feature set was chosen with explore_complexity.py, on the 20% split
+of the training files only. The RouteLLM files are evaluated once, after C is chosen on that split.
 """
 
 from __future__ import annotations
@@ -80,16 +82,27 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray, rounds: int = 300, seed: int 
     return auc(labels, scores), float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))
 
 
-def fit(rows: list[tuple[str, list[str], int]], c: float):  # type: ignore[no-untyped-def]
+def fit(rows: list[tuple[str, list[str], int]], c: float, word_scale: float | None = None):  # type: ignore[no-untyped-def]
     """Fit with one indicator feature per source dataset ("fixed effects"), then drop those
     indicators: they soak up how hard each benchmark is as a whole, so the remaining weights
-    learn what makes a prompt harder than its neighbours, which is what transfers to new prompts."""
+    learn what makes a prompt harder than its neighbours, which is what transfers to new prompts.
+
+    ``word_scale`` (exploration only): multiply the columns of word features (those not starting
+    with "#") by it, a stronger penalty on them; their weights are multiplied back on export, so
+    the model still serves on plain binary features."""
     from sklearn.linear_model import LogisticRegression
 
     xs = [feats + ["#ds:" + source] for source, feats, _ in rows]
     vocab = build_vocab(xs, 3)
+    x = design(xs, vocab, False)
+    scale = None
+    if word_scale is not None:
+        scale = np.array([1.0 if f.startswith("#") else word_scale for f in sorted(vocab, key=vocab.__getitem__)])
+        x = x.multiply(scale).tocsr()
     clf = LogisticRegression(C=c, max_iter=3000)
-    clf.fit(design(xs, vocab, False), [y for *_, y in rows])
+    clf.fit(x, [y for *_, y in rows])
+    if scale is not None:
+        clf.coef_ = clf.coef_ * scale
     model = export(clf, vocab, name="complexity", keep=20000, meta={})
     for feature in [f for f in model.weights if f.startswith("#ds:")]:
         del model.weights[feature]
@@ -109,11 +122,8 @@ def main() -> None:
     cut = int(len(rows) * 0.8)
     train, test = rows[:cut], rows[cut:]
     print("rows", len(rows), "positive share", round(sum(r[2] for r in rows) / len(rows), 3))
-    evaluation = {}
-    for name in ("routellm_mmlu", "routellm_gsm8k"):
-        data = [(feats(r["prompt"]), 1 - int(r["scores"][MIXTRAL] >= 0.5), len(r["prompt"]))
-                for r in routing_rows(name)]
-        evaluation[name] = data
+    # C is chosen on the 20% split of the training files only; the RouteLLM files are read once,
+    # after the choice, to evaluate the chosen setting.
     best = None
     for c in (0.3, 1.0, 3.0):
         model = fit([(s, f, y) for s, f, y, _ in train], c)
@@ -124,25 +134,28 @@ def main() -> None:
             scores = np.array([model.predict_proba(f)["1"] for f, _, _ in part])
             lengths = np.array([n for *_, n in part], dtype=float)
             report[name] = (auc_ci(labels, scores), round(auc(labels, lengths), 3), len(part))
-        for name, data in evaluation.items():
-            labels = np.array([y for _, y, _ in data])
-            scores = np.array([model.predict_proba(f)["1"] for f, _, _ in data])
-            lengths = np.array([n for *_, n in data], dtype=float)
-            report[name] = (auc_ci(labels, scores), auc_ci(labels, lengths), len(data))
         print(json.dumps(report, default=lambda v: [round(x, 3) for x in v] if isinstance(v, tuple) else str(v)))
         mean_heldout = float(np.mean([report[n][0][0] for n in ("routerbench", "routerdc7", "alpacaeval2")]))
         if best is None or mean_heldout > best[0]:
-            best = (mean_heldout, c, report)
+            best = (mean_heldout, c, model, report)
     assert best is not None
-    _, c, report = best
+    _, c, model, report = best
     print("chosen C", c, "(best mean AUC on the 20% split of the training files)")
-    model = fit([(s, f, y) for s, f, y, _ in rows], c)
-    model.meta.update({
+    for name in ("routellm_mmlu", "routellm_gsm8k"):  # never trained or tuned on
+        data = [(feats(r["prompt"]), 1 - int(r["scores"][MIXTRAL] >= 0.5), len(r["prompt"]))
+                for r in routing_rows(name)]
+        labels = np.array([y for _, y, _ in data])
+        scores = np.array([model.predict_proba(f)["1"] for f, _, _ in data])
+        lengths = np.array([n for *_, n in data], dtype=float)
+        report[name] = (auc_ci(labels, scores), auc_ci(labels, lengths), len(data))
+    print(json.dumps(report, default=lambda v: [round(x, 3) for x in v] if isinstance(v, tuple) else str(v)))
+    final = fit([(s, f, y) for s, f, y, _ in rows], c)
+    final.meta.update({
         "task": "P(small model answers poorly)", "C": c,
         "evaluation": json.loads(json.dumps(report, default=lambda v: list(v) if isinstance(v, tuple) else v)),
     })
-    model.dump(ARTIFACTS / "complexity.json.gz")
-    print("wrote complexity.json.gz", len(model.weights), "features")
+    final.dump(ARTIFACTS / "complexity.json.gz")
+    print("wrote complexity.json.gz", len(final.weights), "features")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from switchpoint.analysis import (
 DOCUMENTED_KEYS = {
     "schema_version", "task_type", "language", "sentiment", "pii", "complexity", "intents", "prompt_tokens",
     "token_family", "prompt_tokens_by_family", "messages", "turns", "has_system_prompt", "has_images", "images",
-    "has_audio", "has_tools", "tools", "tool_choice", "json_schema", "response_format", "max_tokens", "model",
-    "stream", "temperature", "top_p", "n", "metadata", "user", "tags", "key_id", "team", "key_user", "analysis",
+    "has_audio", "has_tools", "tools", "tool_names", "tool_choice", "json_schema", "response_format", "max_tokens",
+    "model", "stream", "temperature", "top_p", "n", "reasoning_effort", "metadata", "user", "tags", "key_id", "team",
+    "key_user", "analysis",
 }
 
 

@@ -73,7 +73,7 @@ def test_outputs_are_merged_in_order_and_later_analysers_see_earlier_ones() -> N
             seen.append(partial.get("prompt_tokens"))
             return {"complexity": 0.25}
 
-    pipeline = AnalysisPipeline([Fixed("shape", {"prompt_tokens": 12}), Reader()])
+    pipeline = AnalysisPipeline([Fixed("shape", {"prompt_tokens": 12}), Reader()], clock=FakeClock())
     features = pipeline.analyze_sync(_request())
     assert seen == [12]
     assert features.prompt_tokens == 12 and features.complexity == 0.25
@@ -81,7 +81,8 @@ def test_outputs_are_merged_in_order_and_later_analysers_see_earlier_ones() -> N
 
 
 def test_a_failing_analyser_degrades_to_unknown() -> None:
-    pipeline = AnalysisPipeline([Boom(), Fixed("ok", {"complexity": 0.5})])
+    # a fake clock: the budget must not depend on how long logging the failure takes on a busy machine
+    pipeline = AnalysisPipeline([Boom(), Fixed("ok", {"complexity": 0.5})], clock=FakeClock())
     features = pipeline.analyze_sync(_request())
     assert features.task_type == TaskTypeResult()
     assert features.task_type.label == "unknown"
@@ -90,12 +91,12 @@ def test_a_failing_analyser_degrades_to_unknown() -> None:
 
 
 def test_a_non_mapping_result_degrades() -> None:
-    features = AnalysisPipeline([Fixed("odd", ["not", "a", "mapping"])]).analyze_sync(_request())
+    features = AnalysisPipeline([Fixed("odd", ["not", "a", "mapping"])], clock=FakeClock()).analyze_sync(_request())
     assert features.analysis.degraded == ("odd",)
 
 
 def test_an_invalid_value_yields_the_unknown_record_not_an_error() -> None:
-    features = AnalysisPipeline([Fixed("bad", {"tags": object()})]).analyze_sync(_request())
+    features = AnalysisPipeline([Fixed("bad", {"tags": object()})], clock=FakeClock()).analyze_sync(_request())
     assert isinstance(features, RequestFeatures)
 
 
@@ -176,3 +177,51 @@ def test_empty_pipeline_gives_the_unknown_record() -> None:
     assert data["task_type"] == {"label": "unknown", "probs": {}}
     assert data["pii"] == {"found": None, "kinds": []}
     assert data["complexity"] is None
+
+
+class SizeLimited:
+    """An inline analyser with an ``inline_chars`` limit; records the thread it ran on."""
+
+    name = "scan"
+    provides = ("complexity",)
+    inline = True
+    inline_chars = 100
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def analyze(self, view: RequestView, partial: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.threads.append(threading.current_thread().name)
+        return {"complexity": 0.3}
+
+
+def test_an_inline_analyser_over_its_size_limit_runs_in_the_worker_thread() -> None:
+    scan = SizeLimited()
+    pipeline = AnalysisPipeline([Fixed("shape", {"prompt_tokens": 1}), scan], budget_ms=2000)
+    try:
+        short = pipeline.analyze_sync(_request("x" * 100))
+        long = pipeline.analyze_sync(_request("x" * 101))
+        long_async = asyncio.run(pipeline.analyze(_request("x" * 5000)))
+    finally:
+        pipeline.close()
+    caller = threading.current_thread().name
+    assert scan.threads[0] == caller
+    assert scan.threads[1].startswith("switchpoint-analysis") and scan.threads[2].startswith("switchpoint-analysis")
+    for features in (short, long, long_async):
+        assert features.complexity == 0.3 and features.prompt_tokens == 1 and features.analysis.degraded == ()
+
+
+def test_the_pii_scan_of_a_huge_prompt_is_offloaded_and_still_complete() -> None:
+    from switchpoint.analysis.analyzers import PIIAnalyzer
+
+    pii = PIIAnalyzer()
+    assert pii.inline_chars == 65_536
+    text = "Quarterly numbers: revenue 12.5 M, churn 3.1 %. " * 2000 + "Mail the report to cfo@example.com."
+    assert len(text) > pii.inline_chars
+    pipeline = AnalysisPipeline([pii], budget_ms=10_000)
+    try:
+        features = asyncio.run(pipeline.analyze(_request(text)))
+    finally:
+        pipeline.close()
+    assert features.pii.found is True and features.pii.kinds == ("email",)
+    assert features.analysis.degraded == ()

@@ -2,9 +2,9 @@
 
 | name | sets | cost |
 |---|---|---|
-| ``shape`` | prompt tokens, messages, turns, system prompt, images, audio, tools, schema | regex counts |
-| ``metadata`` | model, stream, temperature, top_p, n, metadata, user, tags, tool_choice, response_format | dict reads |
-| ``pii`` | ``pii`` | regex passes over all text |
+| ``shape`` | prompt tokens, messages, turns, system prompt, images, audio, tools, schema, max tokens | regex counts |
+| ``metadata`` | request fields (model, stream, temperature...), metadata, user, tags, tool choice | dict reads |
+| ``pii`` | ``pii`` | literal-led regex passes over all text |
 | ``language`` | ``language`` | script counts + n-gram model |
 | ``task_type`` | ``task_type`` | linear model over text features |
 | ``sentiment`` | ``sentiment`` | linear model over text features |
@@ -46,6 +46,10 @@ __all__ = [
     "ShapeAnalyzer",
     "TaskTypeAnalyzer",
     "complexity_features",
+    "kind_cues",
+    "numeric_cues",
+    "question_of",
+    "size_cues",
 ]
 
 
@@ -68,7 +72,7 @@ class ShapeAnalyzer:
     name = "shape"
     inline = True
     provides = ("prompt_tokens", "token_family", "prompt_tokens_by_family", "messages", "turns", "has_system_prompt",
-                "has_images", "images", "has_audio", "has_tools", "tools", "json_schema", "max_tokens")
+                "has_images", "images", "has_audio", "has_tools", "tools", "tool_names", "json_schema", "max_tokens")
 
     def __init__(self, estimator: TokenEstimator, *, family: str = "auto", default_family: str = "o200k") -> None:
         self.estimator = estimator
@@ -92,7 +96,9 @@ class ShapeAnalyzer:
         if family not in by_family:
             family = self.default_family if self.default_family in by_family else next(iter(by_family))
         response_format = body.get("response_format")
-        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        # max_completion_tokens replaces max_tokens; a null one does not hide the other
+        max_tokens = next((v for v in (body.get("max_completion_tokens"), body.get("max_tokens"))
+                           if isinstance(v, int) and not isinstance(v, bool)), None)
         modalities = body.get("modalities")
         has_audio = view.audio > 0 or "audio" in body or (isinstance(modalities, list) and "audio" in modalities)
         return {
@@ -107,9 +113,23 @@ class ShapeAnalyzer:
             "has_audio": has_audio,
             "has_tools": bool(tools) or view.request.has_tools,
             "tools": len(tools),
+            "tool_names": _tool_names(tools),
             "json_schema": isinstance(response_format, Mapping) and response_format.get("type") == "json_schema",
-            "max_tokens": max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+            "max_tokens": max_tokens,
         }
+
+
+def _tool_names(tools: list[Any]) -> tuple[str, ...]:
+    """Names of the declared functions (``tools[].function.name``, legacy ``functions[].name``), in order."""
+    names: list[str] = []
+    for tool in tools:
+        if not isinstance(tool, Mapping):
+            continue
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
+        if isinstance(name, str) and name not in names:
+            names.append(name)
+    return tuple(names)
 
 
 class MetadataAnalyzer:
@@ -117,8 +137,8 @@ class MetadataAnalyzer:
 
     name = "metadata"
     inline = True
-    provides = ("model", "stream", "temperature", "top_p", "n", "metadata", "user", "tags", "tool_choice",
-                "response_format")
+    provides = ("model", "stream", "temperature", "top_p", "n", "reasoning_effort", "metadata", "user", "tags",
+                "tool_choice", "response_format")
 
     def analyze(self, view: RequestView, partial: Mapping[str, Any]) -> Mapping[str, Any]:
         body = view.body
@@ -131,12 +151,21 @@ class MetadataAnalyzer:
             "temperature": _number(body.get("temperature")),
             "top_p": _number(body.get("top_p")),
             "n": body.get("n") if isinstance(body.get("n"), int) and not isinstance(body.get("n"), bool) else None,
+            "reasoning_effort": _reasoning_effort(body),
             "metadata": metadata if isinstance(metadata, Mapping) else {},
             "user": user if isinstance(user, str) else None,
             "tags": tuple(view.request.tags),
             "tool_choice": _tool_choice(body.get("tool_choice")),
             "response_format": response_format.get("type") if isinstance(response_format, Mapping) else None,
         }
+
+
+def _reasoning_effort(body: Mapping[str, Any]) -> str | None:
+    """``reasoning_effort`` (chat completions), or ``reasoning.effort`` (the Responses API shape)."""
+    effort = body.get("reasoning_effort")
+    if effort is None and isinstance(body.get("reasoning"), Mapping):
+        effort = body["reasoning"].get("effort")
+    return effort if isinstance(effort, str) else None
 
 
 def _number(value: Any) -> float | None:
@@ -156,12 +185,20 @@ def _tool_choice(value: Any) -> str | None:
 
 
 class PIIAnalyzer:
+    """Sensitive data anywhere in the prompt: every character of every message is scanned.
+
+    The scan costs about 15 microseconds per KB here, so it runs inline up to ``inline_chars``
+    characters of text (about 1 ms); a request with more text is scanned in the pipeline's worker
+    thread, off the event loop, under the same time budget (see ``docs/analysis.md``).
+    """
+
     name = "pii"
     inline = True
     provides = ("pii",)
 
-    def __init__(self, detector: PIIDetector | None = None) -> None:
+    def __init__(self, detector: PIIDetector | None = None, *, inline_chars: int = 65_536) -> None:
         self.detector = detector or PIIDetector()
+        self.inline_chars = inline_chars
 
     def analyze(self, view: RequestView, partial: Mapping[str, Any]) -> Mapping[str, Any]:
         kinds: set[str] = set()
@@ -217,30 +254,99 @@ class SentimentAnalyzer:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"[.!?。！？]+(?:\s|$)")
+_SENTENCE = re.compile(r"[.!?](?:\s|$)")
 _CHOICES = re.compile(r"^\s*\(?[A-Da-d][.)]\s", re.MULTILINE)
+_FRACTION = re.compile(r"\d\s*/\s*\d")
+_WORDS = re.compile(r"\w+")
+# words that quantity problems are made of; counted on the question's lower-cased words
+_MATH_WORDS = frozenset(
+    "each per total times twice half third quarter percent remaining left altogether combined fewer average ratio "
+    "profit cost costs spent spend spends earn earns save saves pay pays sell sells sold buy buys bought every rate "
+    "hour hours minute minutes day days week weeks dollar dollars".split())
+_MATH_PAIRS = frozenset({("more", "than"), ("less", "than"), ("how", "many"), ("how", "much")})
+_PAIR_FIRST = frozenset(first for first, _ in _MATH_PAIRS)
+_CUES_WINDOW = 1200  # characters of the question the numeric and kind cues read
 
 
-def _bucket(n: int, edges: tuple[int, ...]) -> str:
+def _bucket(n: float, edges: tuple[float, ...]) -> str:
     for edge in edges:
         if n <= edge:
             return str(edge)
     return str(edges[-1]) + "+"
 
 
-def complexity_features(text: str, base: set[str] | None = None) -> set[str]:
-    """Text features plus size cues of the whole text and of its last block (the question itself,
-    after any few-shot examples): log-length buckets, counts of numbers and sentences, and whether
-    it offers lettered choices. Training uses the same function."""
-    features = set(base) if base is not None else text_features(text)
-    question = text[-3000:].rstrip().rsplit("\n\n", 1)[-1]
-    features.add("#chars:" + str(min(14, int(math.log2(len(text) + 1)))))
-    features.add("#qchars:" + str(min(13, int(math.log2(len(question) + 1)))))
-    features.add("#nums:" + _bucket(len(_NUMBER.findall(question)), (0, 1, 2, 4, 8)))
-    features.add("#sents:" + _bucket(len(_SENTENCE_END.findall(question)), (1, 2, 4, 8)))
+def question_of(text: str) -> str:
+    """The question itself: the last block of the text's last 3,000 characters (after any few-shot examples)."""
+    return text[-3000:].rstrip().rsplit("\n\n", 1)[-1]
+
+
+def size_cues(text: str, question: str) -> set[str]:
+    """Log-length buckets of the whole text and of the question, counts of numbers and sentences,
+    and whether it offers lettered choices."""
+    features = {
+        "#chars:" + str(min(14, int(math.log2(len(text) + 1)))),
+        "#qchars:" + str(min(13, int(math.log2(len(question) + 1)))),
+        "#nums:" + _bucket(len(_NUMBER.findall(question)), (0, 1, 2, 4, 8)),
+        "#sents:" + _bucket(len(_SENTENCE_END.findall(question)), (1, 2, 4, 8)),
+    }
     if len(_CHOICES.findall(question)) >= 3:
         features.add("#choices")
     return features
+
+
+def numeric_cues(question: str, numbers: list[str] | None = None) -> set[str]:
+    """How much arithmetic a question asks for: distinct numbers, quantity words ("each", "total",
+    "how many"...), big numbers, decimals, percentages, fractions, and its length in words."""
+    numbers = _NUMBERS.findall(question) if numbers is None else numbers
+    words = _WORDS.findall(question.lower())
+    quantity = sum(map(_MATH_WORDS.__contains__, words))
+    if not _PAIR_FIRST.isdisjoint(words):
+        quantity += sum(pair in _MATH_PAIRS for pair in zip(words, words[1:], strict=False))
+    features = {
+        "#dnums:" + _bucket(len(set(numbers)), (0, 1, 2, 3, 4, 5, 6, 8)),
+        "#mwords:" + _bucket(quantity, (0, 1, 2, 3, 5, 8)),
+        "#qwords:" + _bucket(len(question.split()), (8, 16, 24, 32, 48, 64, 96, 128, 256)),
+    }
+    if any(len(n.replace(",", "").split(".")[0]) >= 4 for n in numbers):
+        features.add("#bignum")
+    if any("." in n or "," in n for n in numbers):
+        features.add("#decimal")
+    if "%" in question:
+        features.add("#percent")
+    if _FRACTION.search(question):
+        features.add("#fraction")
+    return features
+
+
+def kind_cues(question: str, numbers: list[str] | None = None) -> set[str]:
+    """Length, numbers and sentences read separately for word problems (two or more numbers),
+    multiple-choice questions and the rest: what makes each kind harder differs."""
+    count = len(_NUMBERS.findall(question) if numbers is None else numbers)
+    options = [line for line in question.splitlines() if _CHOICES.match(line)]
+    kind = "mc" if len(options) >= 3 else "wp" if count >= 2 else "other"
+    features = {
+        "#" + kind,
+        f"#{kind}_qchars:{min(13, int(math.log2(len(question) + 1)))}",
+        f"#{kind}_nums:" + _bucket(count, (0, 1, 2, 3, 4, 5, 6, 8, 12)),
+        f"#{kind}_sents:" + _bucket(len(_SENTENCE.findall(question)), (1, 2, 3, 4, 5, 6, 8)),
+    }
+    if kind == "mc":
+        features.add("#mc_optlen:" + _bucket(sum(map(len, options)) / len(options), (4, 8, 16, 32, 64, 128)))
+    return features
+
+
+def complexity_features(text: str, base: set[str] | None = None) -> set[str]:
+    """The complexity model's features: the shape and cue-word features of the text features (not
+    its words: on prompts of unseen benchmarks, topic words transferred worse than shape), plus
+    size, arithmetic and kind cues of the question. Training uses the same function."""
+    base = base if base is not None else text_features(text)
+    question = question_of(text)
+    tail = question[-_CUES_WINDOW:]  # a word problem or a multiple-choice question fits; a long text costs no more
+    numbers = _NUMBERS.findall(tail)
+    return ({f for f in base if f.startswith("#")} | size_cues(text, question) | numeric_cues(tail, numbers)
+            | kind_cues(tail, numbers))
 
 
 class ComplexityAnalyzer:

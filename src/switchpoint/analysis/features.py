@@ -126,10 +126,10 @@ class RequestFeatures:
 
     Size and shape: ``prompt_tokens`` (estimated for ``token_family``), ``prompt_tokens_by_family``,
     ``messages``, ``turns`` (user messages), ``has_system_prompt``, ``has_images`` / ``images``,
-    ``has_audio``, ``has_tools`` / ``tools``, ``tool_choice``, ``json_schema`` (a JSON schema was
+    ``has_audio``, ``has_tools`` / ``tools`` / ``tool_names``, ``tool_choice``, ``json_schema`` (a JSON schema was
     requested), ``response_format`` (its ``type``), ``max_tokens`` (expected output size when given).
 
-    Request fields and metadata: ``model``, ``stream``, ``temperature``, ``top_p``, ``n``,
+    Request fields and metadata: ``model``, ``stream``, ``temperature``, ``top_p``, ``n``, ``reasoning_effort``,
     ``metadata`` (the OpenAI ``metadata`` object), ``user``, ``tags`` (the ``x-switchpoint-tags``
     header), and ``key_id`` / ``team`` / ``key_user`` (filled once API keys exist).
     """
@@ -151,6 +151,7 @@ class RequestFeatures:
     has_audio: bool = False
     has_tools: bool = False
     tools: int = 0
+    tool_names: tuple[str, ...] = ()
     tool_choice: str | None = None
     json_schema: bool = False
     response_format: str | None = None
@@ -160,6 +161,7 @@ class RequestFeatures:
     temperature: float | None = None
     top_p: float | None = None
     n: int | None = None
+    reasoning_effort: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=_empty)
     user: str | None = None
     tags: tuple[str, ...] = ()
@@ -204,6 +206,7 @@ class RequestFeatures:
             "has_audio": self.has_audio,
             "has_tools": self.has_tools,
             "tools": self.tools,
+            "tool_names": list(self.tool_names),
             "tool_choice": self.tool_choice,
             "json_schema": self.json_schema,
             "response_format": self.response_format,
@@ -213,6 +216,7 @@ class RequestFeatures:
             "temperature": self.temperature,
             "top_p": self.top_p,
             "n": self.n,
+            "reasoning_effort": self.reasoning_effort,
             "metadata": _plain(self.metadata),
             "user": self.user,
             "tags": list(self.tags),

@@ -3,7 +3,8 @@
 - Inline analysers run in order on the caller's thread. Python cannot interrupt one that
   is running, so the budget is checked before each: once it is spent, the rest are skipped.
 - Other analysers run in the pipeline's worker thread with the time that is left; a late
-  one is abandoned (its result dropped) rather than waited for.
+  one is abandoned (its result dropped) rather than waited for. So does an inline analyser with
+  an ``inline_chars`` limit on a request with more text than that (the PII scan of a huge prompt).
 - An analyser that raises, returns something that is not a mapping, is skipped or is late
   leaves its fields at their "unknown" values and is named in ``analysis.degraded``. Analysis
   never fails a request.
@@ -50,6 +51,7 @@ class AnalysisPipeline:
         self._clock: Clock = clock or MonotonicClock()
         self._inline = tuple(a for a in self.analyzers if a.inline)
         self._threaded = tuple(a for a in self.analyzers if not a.inline)
+        self._workers = max(1, len(self._threaded) + sum(_inline_limit(a) is not None for a in self._inline))
         self._executor: ThreadPoolExecutor | None = None
         self._warned: set[str] = set()
 
@@ -58,8 +60,8 @@ class AnalysisPipeline:
     def analyze_sync(self, request: ChatRequest) -> RequestFeatures:
         """Analyse on the calling thread (threaded analysers still get a worker and a timeout)."""
         start = self._clock.now()
-        view, parts, degraded = self._run_inline(request, start)
-        for analyzer in self._threaded:
+        view, parts, degraded, threaded = self._run_inline(request, start)
+        for analyzer in threaded:
             remaining = self._remaining(start)
             if remaining <= 0:
                 degraded.append(analyzer.name)
@@ -77,14 +79,14 @@ class AnalysisPipeline:
     async def analyze(self, request: ChatRequest) -> RequestFeatures:
         """Analyse without blocking the event loop beyond the inline analysers."""
         start = self._clock.now()
-        view, parts, degraded = self._run_inline(request, start)
-        if self._threaded:
+        view, parts, degraded, threaded = self._run_inline(request, start)
+        if threaded:
             remaining = self._remaining(start)
             if remaining <= 0:
-                degraded.extend(a.name for a in self._threaded)
+                degraded.extend(a.name for a in threaded)
             else:
                 snapshot = dict(parts)
-                futures = [(a, asyncio.wrap_future(self._submit(a, view, snapshot))) for a in self._threaded]
+                futures = [(a, asyncio.wrap_future(self._submit(a, view, snapshot))) for a in threaded]
                 done, pending = await asyncio.wait([f for _, f in futures], timeout=remaining)
                 for analyzer, fut in futures:
                     if fut in pending:
@@ -106,11 +108,20 @@ class AnalysisPipeline:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _run_inline(self, request: ChatRequest, start: float) -> tuple[RequestView, dict[str, Any], list[str]]:
+    def _run_inline(
+        self, request: ChatRequest, start: float
+    ) -> tuple[RequestView, dict[str, Any], list[str], list[Analyzer]]:
+        """Run the inline analysers; returns the view, their fields, the degraded names, and the
+        analysers left for the worker thread (the threaded ones, and inline ones over their size limit)."""
         parts: dict[str, Any] = {}
         degraded: list[str] = []
         view = RequestView(request)
+        threaded = list(self._threaded)
         for analyzer in self._inline:
+            limit = _inline_limit(analyzer)
+            if limit is not None and view.total_chars > limit:
+                threaded.append(analyzer)
+                continue
             if self._remaining(start) <= 0:
                 degraded.append(analyzer.name)
                 continue
@@ -120,7 +131,7 @@ class AnalysisPipeline:
                 self._failed(analyzer, exc, degraded)
                 continue
             self._merge(analyzer, result, parts, degraded)
-        return view, parts, degraded
+        return view, parts, degraded, threaded
 
     def _merge(self, analyzer: Analyzer, result: Any, parts: dict[str, Any], degraded: list[str]) -> None:
         if not isinstance(result, Mapping):
@@ -150,6 +161,11 @@ class AnalysisPipeline:
 
     def _submit(self, analyzer: Analyzer, view: RequestView, parts: Mapping[str, Any]) -> Future[Mapping[str, Any]]:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=max(1, len(self._threaded)),
-                                                thread_name_prefix="switchpoint-analysis")
+            self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="switchpoint-analysis")
         return self._executor.submit(analyzer.analyze, view, dict(parts))
+
+
+def _inline_limit(analyzer: Analyzer) -> int | None:
+    """An inline analyser's ``inline_chars`` (see :class:`Analyzer`), if it has a valid one."""
+    limit = getattr(analyzer, "inline_chars", None)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None

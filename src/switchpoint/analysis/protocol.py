@@ -20,6 +20,11 @@ class Analyzer(Protocol):
 
     ``analyze`` gets the request view and the features produced so far (read only) and returns
     the fields it sets. It may raise: the pipeline then leaves its fields at their unknown values.
+
+    An inline analyser whose cost grows with the prompt may also have an ``inline_chars``
+    attribute (an int): for a request with more text than that (``view.total_chars``), the
+    pipeline runs it in the worker thread instead, so that a huge prompt does not hold the caller's
+    thread (the event loop) for its whole scan.
     """
 
     @property

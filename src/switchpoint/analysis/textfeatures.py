@@ -63,7 +63,8 @@ def is_unspaced(token: str) -> bool:
 class Lexicon:
     """Cue words: whole words, stems (``word*``), phrases of up to 4 words, and substrings of unspaced runs."""
 
-    __slots__ = ("phrase_starts", "phrases", "stem_lengths", "stems", "substring_lengths", "substrings", "words")
+    __slots__ = ("phrase_starts", "phrases", "stem_heads", "stem_lengths", "stems", "substring_lengths",
+                 "substrings", "words")
 
     def __init__(self, entries: Mapping[str, Iterable[str]]) -> None:
         self.words: dict[str, tuple[str, ...]] = {}
@@ -75,7 +76,12 @@ class Lexicon:
                 self._add(cue, raw.strip().lower())
         self.phrase_starts = frozenset(p.split(" ", 1)[0] for p in self.phrases)
         self.stem_lengths = tuple(sorted({len(s) for s in self.stems}))
-        self.substring_lengths = tuple(sorted({len(s) for s in self.substrings}))
+        self.stem_heads = frozenset(s[:4] for s in self.stems)  # every stem has 4+ letters
+        # per first character, the lengths of the substrings that begin with it
+        lengths: dict[str, set[int]] = {}
+        for key in self.substrings:
+            lengths.setdefault(key[0], set()).add(len(key))
+        self.substring_lengths = {first: tuple(sorted(n)) for first, n in lengths.items()}
 
     def _add(self, cue: str, entry: str) -> None:
         if not entry:
@@ -104,7 +110,7 @@ class Lexicon:
             hit = words.get(token)
             if hit:
                 found.update(hit)
-            if len(token) > 4:
+            if len(token) > 4 and token[:4] in self.stem_heads:
                 for n in self.stem_lengths:
                     if n > len(token):
                         break
@@ -116,16 +122,22 @@ class Lexicon:
                     hit = phrases.get(" ".join(tokens[i : i + n]))
                     if hit:
                         found.update(hit)
-        substrings = self.substrings
         for run in unspaced:
-            for start in range(len(run)):
-                for n in self.substring_lengths:
-                    if start + n > len(run):
-                        break
-                    hit = substrings.get(run[start : start + n])
-                    if hit:
-                        found.update(hit)
+            self._substring_cues(run, found)
         return found
+
+    def _substring_cues(self, run: str, found: set[str]) -> None:
+        substrings, lengths_from = self.substrings, self.substring_lengths
+        for start, char in enumerate(run):
+            lengths = lengths_from.get(char)
+            if lengths is None:  # most characters begin no entry
+                continue
+            for n in lengths:
+                if start + n > len(run):
+                    break
+                hit = substrings.get(run[start : start + n])
+                if hit:
+                    found.update(hit)
 
 
 def text_features(text: str, lexicon: Lexicon | None = None) -> set[str]:

@@ -3,7 +3,9 @@
 The text is cut into the pieces that byte-level BPE tokenizers also start from (runs of
 letters, digits, punctuation, white space), and each piece class is given an average token
 cost fitted against the real tokenizer of each family (``scripts/analysis/build_tokens.py``).
-The counting is a handful of C-level regex passes, so it costs microseconds per kilobyte.
+The counting is a handful of C-level passes (byte counts on skeletons of ASCII text, regexes
+otherwise), so it costs microseconds per kilobyte; a text over ``SAMPLE_FROM`` characters is
+counted on chunks spread over it, so its cost is bounded.
 
 Verified families (measured against the real tokenizers, see ``docs/analysis.md``):
 ``cl100k`` (GPT-4, GPT-3.5), ``o200k`` (GPT-4o, GPT-4.1, o-series, GPT-5), ``llama3``
@@ -13,15 +15,18 @@ one (``FAMILY_ALIASES``); their counts are unverified approximations.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import compress, filterfalse
 
 __all__ = [
     "FAMILY_ALIASES",
     "TokenEstimator",
     "family_for_model",
     "piece_counts",
+    "sample_chunks",
 ]
 
 # Word-length buckets for ASCII letter runs: 1..12 one bucket each, then 13-15 and 16+.
@@ -58,13 +63,49 @@ _ASCII0 = _INDEX["ascii_len_1"]
 _SCRIPT_WORDS = _INDEX["latin_ext_words"]
 _NEWLINES = _INDEX["newlines"]
 _SCRIPT_CHARS = _INDEX["latin_ext_chars"]
+_DIGIT_GROUPS = _INDEX["digit_groups3"]
+_DIGIT_CHARS = _INDEX["digit_chars"]
+_PUNCT_RUNS = _INDEX["punct_runs"]
+_PUNCT_CHARS = _INDEX["punct_chars"]
+_SPACE_RUNS = _INDEX["space_runs"]
+_SPACE_RUN_CHARS = _INDEX["space_run_chars"]
+_CAPITALISED_WORDS = _INDEX["capitalised_words"]
 
-_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0900-\u0dff\u0e00-\u0eff])+")
+# runs of letters and combining marks (written as runs of runs: the same matches, found faster)
+_WORD = re.compile(r"(?:[^\W\d_]+|[\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0900-\u0dff\u0e00-\u0eff]+)+")
 _DIGITS = re.compile(r"\d+")
 _PUNCT = re.compile(r"[^\w\s]+")
-_SPACES = re.compile(r"[ \t]{2,}")
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]")
-_SAMPLE = 4_000  # longer texts are counted on their two ends and scaled
+# \b[A-Z][a-z], written to start with the class, which the regex engine scans for quickly
+_CAPITALISED = re.compile(r"[A-Z](?<!\w[A-Z])[a-z]")
+# ASCII text (most long prompts: code, logs, English) is counted with the same results on
+# skeletons of its bytes: each maps every byte to its class, so that the counts are fast byte
+# counts and searches for a literal instead of tests of a character class at every position.
+_ASCII_LETTERS = re.compile(r"[a-z]+")
+_SPACE = re.compile(r"[ \n]")
+
+
+def _skeleton(cls: Callable[[str], str]) -> bytes:
+    return bytes(ord(cls(chr(b))) for b in range(128)) + b"x" * 128
+
+
+def _word_class(c: str) -> str:  # what \b sees
+    return "A" if c.isupper() else "a" if c.islower() else "w" if c.isalnum() or c == "_" else " "
+
+
+_SK_WORD = _skeleton(_word_class)  # "Aa" after " " (or at the start) is a capitalised word
+_SK_DIGIT = _skeleton(lambda c: "0" if c.isdigit() else "x")
+_SK_PUNCT = _skeleton(lambda c: "x" if c.isalnum() or c == "_" or c.isspace() else ".")  # [^\w\s]
+_SK_SPACE = _skeleton(lambda c: " " if c in " \t" else "x")
+_DIGIT_RUN = re.compile(rb"0+")
+_SPACE_RUN = re.compile(rb"  +")
+# Texts longer than SAMPLE_FROM characters are counted on SAMPLE_CHUNKS chunks of about
+# SAMPLE_CHUNK characters spread evenly over the text (cut at white space, so no word is split)
+# and scaled by length: the cost stays bounded, and the sampling error was measured against the
+# real tokenizers (scripts/analysis/measure_token_sampling.py, docs/analysis.md).
+SAMPLE_FROM = 4_000
+SAMPLE_CHUNKS = 16
+SAMPLE_CHUNK = 250
+_ALIGN = 48  # how far a chunk's edge may move to reach white space
 
 FAMILY_ALIASES: Mapping[str, str] = {
     "gpt-4o": "o200k",
@@ -135,29 +176,100 @@ def piece_counts(text: str, known: Mapping[str, int] | None = None) -> list[floa
     ``known`` maps lower-case words that some calibrated tokenizers encode as one token (with
     their leading space) to a bit mask of those families (``FAMILY_BITS``); such words are counted
     per mask, apart from the unknown ones, which are costed by length and script.
+
+    A text longer than ``SAMPLE_FROM`` characters is counted on ``SAMPLE_CHUNKS`` chunks spread
+    over it (see :func:`sample_chunks`), scaled by length.
     """
     counts = [0.0] * _N_FEATURES
     if not text:
         return counts
-    scale = 1.0
-    if len(text) > _SAMPLE:
-        scale = len(text) / _SAMPLE
-        half = _SAMPLE // 2
-        text = text[:half] + "\n" + text[-half:]
-    words = _WORD.findall(text.lower())
+    if len(text) <= SAMPLE_FROM:
+        _count(text, known, counts)
+        return counts
+    parts = sample_chunks(text, SAMPLE_CHUNKS, SAMPLE_CHUNK)
+    # ASCII chunks take the fast path even when others do not (counts do not cross a line break)
+    ascii_parts = [p for p in parts if p.isascii()]
+    other_parts = [p for p in parts if not p.isascii()]
+    for group in (ascii_parts, other_parts):
+        if group:
+            _count("\n".join(group), known, counts)
+            counts[_NEWLINES] -= len(group) - 1
+    scale = len(text) / sum(map(len, parts))
+    return [c * scale for c in counts]
+
+
+def _count(text: str, known: Mapping[str, int] | None, counts: list[float]) -> None:
+    """Add the piece-class counts of ``text`` to ``counts``."""
+    if text.isascii():
+        _ascii_marks(text.encode("ascii"), counts)
+        _ascii_words(text.lower(), known, counts)
+    else:
+        _other_words(text.lower(), known, counts)
+        _other_marks(text, counts)
+
+
+def _other_words(lowered: str, known: Mapping[str, int] | None, counts: list[float]) -> None:
+    words = _WORD.findall(lowered)
     if known:
         masks = list(map(known.get, words))
         for mask, n in Counter(masks).items():
             if mask:
-                counts[_KNOWN + mask] = n
-        unknown = [w for w, m in zip(words, masks, strict=True) if not m]
+                counts[_KNOWN + mask] += n
+        unknown = list(compress(words, map(operator.not_, masks)))
     else:
         unknown = words
-    if text.isascii():
-        lengths = Counter(map(len, unknown))
-    else:
-        lengths = Counter(len(w) for w in unknown if w.isascii())
-        _count_scripts(unknown, counts)
+    _count_lengths(Counter(map(len, filter(str.isascii, unknown))), counts)
+    _count_scripts(list(filterfalse(str.isascii, unknown)), counts)
+
+
+def _other_marks(text: str, counts: list[float]) -> None:
+    digits = _DIGITS.findall(text)
+    if digits:
+        digit_lengths = list(map(len, digits))
+        counts[_DIGIT_GROUPS] += sum((n + 2) // 3 for n in digit_lengths)
+        counts[_DIGIT_CHARS] += sum(digit_lengths)
+    punct = _PUNCT.findall(text)
+    counts[_PUNCT_RUNS] += len(punct)
+    counts[_PUNCT_CHARS] += sum(map(len, punct))
+    counts[_NEWLINES] += text.count("\n")
+    # runs of spaces and tabs are ASCII: found on the UTF-8 bytes (no multi-byte character holds 0x20 or 0x09)
+    spaces = _SPACE_RUN.findall(text.encode("utf-8", "surrogatepass").translate(_SK_SPACE))
+    counts[_SPACE_RUNS] += len(spaces)
+    counts[_SPACE_RUN_CHARS] += sum(map(len, spaces))
+    counts[_CAPITALISED_WORDS] += len(_CAPITALISED.findall(text))
+
+
+def _ascii_words(lowered: str, known: Mapping[str, int] | None, counts: list[float]) -> None:
+    """Count the words of lower-cased ASCII text by class."""
+    words = _ASCII_LETTERS.findall(lowered)
+    # one C-level pass: a known word gives its (positive) mask, another minus its length
+    lengths = map(int.__neg__, map(len, words))
+    values = Counter(map(known.get, words, lengths) if known else lengths)
+    for value, n in values.items():
+        if value > 0:
+            counts[_KNOWN + value] += n
+    _count_lengths(Counter({-value: n for value, n in values.items() if value < 0}), counts)
+
+
+def _ascii_marks(raw: bytes, counts: list[float]) -> None:
+    """Count everything but the words of ASCII text, on byte skeletons."""
+    digits = _DIGIT_RUN.findall(raw.translate(_SK_DIGIT))
+    if digits:
+        digit_lengths = list(map(len, digits))
+        counts[_DIGIT_GROUPS] += sum((n + 2) // 3 for n in digit_lengths)
+        counts[_DIGIT_CHARS] += sum(digit_lengths)
+    marks = raw.translate(_SK_PUNCT)
+    counts[_PUNCT_RUNS] += marks.count(b"x.") + (marks[0] == 46)
+    counts[_PUNCT_CHARS] += marks.count(b".")
+    counts[_NEWLINES] += raw.count(b"\n")
+    spaces = _SPACE_RUN.findall(raw.translate(_SK_SPACE))
+    counts[_SPACE_RUNS] += len(spaces)
+    counts[_SPACE_RUN_CHARS] += sum(map(len, spaces))
+    cased = raw.translate(_SK_WORD)
+    counts[_CAPITALISED_WORDS] += cased.count(b" Aa") + cased.startswith(b"Aa")
+
+
+def _count_lengths(lengths: Mapping[int, int], counts: list[float]) -> None:
     for length, n in lengths.items():
         if length <= _MAX_SINGLE:
             counts[_ASCII0 + length - 1] += n
@@ -165,32 +277,38 @@ def piece_counts(text: str, known: Mapping[str, int] | None = None) -> list[floa
             counts[_ASCII0 + _MAX_SINGLE] += n
         else:
             counts[_ASCII0 + _MAX_SINGLE + 1] += n * length
-    digits = _DIGITS.findall(text)
-    if digits:
-        digit_lengths = list(map(len, digits))
-        counts[_INDEX["digit_groups3"]] = sum((n + 2) // 3 for n in digit_lengths)
-        counts[_INDEX["digit_chars"]] = sum(digit_lengths)
-    punct = _PUNCT.findall(text)
-    if punct:
-        counts[_INDEX["punct_runs"]] = len(punct)
-        counts[_INDEX["punct_chars"]] = sum(map(len, punct))
-    counts[_INDEX["newlines"]] = text.count("\n")
-    spaces = _SPACES.findall(text)
-    if spaces:
-        counts[_INDEX["space_runs"]] = len(spaces)
-        counts[_INDEX["space_run_chars"]] = sum(map(len, spaces))
-    counts[_INDEX["capitalised_words"]] = len(_CAPITALISED.findall(text))
-    if scale != 1.0:
-        counts = [c * scale for c in counts]
-    return counts
+
+
+def sample_chunks(text: str, chunks: int, size: int) -> list[str]:
+    """``chunks`` pieces of about ``size`` characters spread evenly over ``text``, each moved to
+    start after and end before white space where there is some near its edges."""
+    if chunks < 2 or len(text) <= chunks * size:
+        return [text]
+    step = (len(text) - size) / (chunks - 1)
+    parts: list[str] = []
+    for i in range(chunks):
+        start = int(i * step)
+        end = start + size
+        if i:
+            space = _SPACE.search(text, start, start + _ALIGN)
+            if space is not None:
+                start = space.end()
+        if i < chunks - 1:
+            cut = max(text.rfind(" ", end - _ALIGN, end), text.rfind("\n", end - _ALIGN, end))
+            if cut > start:
+                end = cut
+        parts.append(text[start:end])
+    return parts
 
 
 def _count_scripts(words: list[str], counts: list[float]) -> None:
-    for word in words:
-        if not word.isascii():
-            script = _script(ord(max(word)))
-            counts[_SCRIPT_WORDS + script] += 1
-            counts[_SCRIPT_CHARS + script] += len(word)
+    """Count non-ASCII words by the script of their highest code point."""
+    tops = list(map(ord, map(max, words)))
+    script_of = {top: _script(top) for top in set(tops)}
+    for top, n in Counter(tops).items():
+        counts[_SCRIPT_WORDS + script_of[top]] += n
+    for top, length in zip(tops, map(len, words), strict=True):
+        counts[_SCRIPT_CHARS + script_of[top]] += length
 
 
 class TokenEstimator:

@@ -31,6 +31,7 @@ class RequestView:
         "message_count",
         "request",
         "system_text",
+        "total_chars",
         "user_text",
         "user_turns",
     )
@@ -69,6 +70,7 @@ class RequestView:
         self.system_text = "\n".join(p for p in system_parts if p)
         # A conversation may end on an assistant or tool message; the last user text is still the task.
         self.last_user_text = last_user or self.user_text or (self.all_texts[-1] if self.all_texts else "")
+        self.total_chars = sum(map(len, self.all_texts))
 
     def _content_text(self, content: Any) -> str:
         if isinstance(content, str):
