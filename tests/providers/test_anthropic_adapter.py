@@ -192,7 +192,9 @@ def test_the_role_chunk_goes_out_with_the_first_output(fake: FakeAnthropicUpstre
 
 
 def test_chunks_before_a_mid_stream_error_are_relayed(fake: FakeAnthropicUpstream) -> None:
-    fake.script(MODEL, reply="a b c d", error_event_after=5, chunk_delay=0.02, error_type="api_error")
+    # 0.2 s between events: the first chunks are read (and relayed) before the error arrives, even on a
+    # loaded machine; an error in the very first read would rightly be raised before anything is relayed
+    fake.script(MODEL, reply="a b c d", error_event_after=5, chunk_delay=0.2, error_type="api_error")
     blocks, _, finish, error = run(stream(deployment(fake), request()))
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in sse_chunks(blocks))
     assert text == "a b" and finish is None
