@@ -214,7 +214,7 @@ def test_a_stream_error_before_any_output_allows_failover(fake: FakeGeminiUpstre
 
 
 def test_chunks_before_a_mid_stream_error_are_relayed(fake: FakeGeminiUpstream) -> None:
-    fake.script(MODEL, reply="a b c d", error_event_after=2, chunk_delay=0.02)
+    fake.script(MODEL, reply="a b c d", error_event_after=2, chunk_delay=0.2)  # see the Anthropic twin
     blocks, _, finish, error = run(stream(deployment(fake), request()))
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in sse_chunks(blocks))
     assert text == "a b" and finish is None

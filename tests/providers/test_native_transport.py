@@ -65,7 +65,7 @@ def test_connection_refused(case: Case) -> None:
 
 
 def test_dropped_stream_is_an_error_not_a_truncation(case: Case) -> None:
-    case.fake.script(case.model, reply="a b c d", drop_after=case.drop_after, chunk_delay=0.02)
+    case.fake.script(case.model, reply="a b c d", drop_after=case.drop_after, chunk_delay=0.2)
     blocks, _, finish, error = run(case.kit.stream(case.kit.deployment(), case.kit.request()))
     assert blocks and finish is None
     assert isinstance(error, ProviderProtocolError | ProviderConnectionError)
