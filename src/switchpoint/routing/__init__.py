@@ -1,0 +1,1 @@
+"""Model routing: rules, semantic routes and learned cost-quality routers."""
