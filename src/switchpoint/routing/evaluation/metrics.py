@@ -24,6 +24,8 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import mul
 
 __all__ = [
     "CurvePoint",
@@ -36,9 +38,12 @@ __all__ = [
     "apgr",
     "bootstrap",
     "cpt",
+    "curve_area",
+    "curve_cpt",
     "default_lambdas",
     "hull_value",
     "nondecreasing_hull",
+    "percentile_interval",
     "pgr_curve",
     "resample_weights",
 ]
@@ -79,62 +84,59 @@ class PGRCurve:
         self._strong = [float(q) for q in strong_q]
         self._weak = [float(q) for q in weak_q]
         order = sorted(range(n), key=lambda i: scores[i], reverse=True)
-        groups: list[list[int]] = []
-        previous: float | None = None
-        for i in order:
-            s = scores[i]
-            if previous is None or s != previous:
-                groups.append([])
-                previous = s
-            groups[-1].append(i)
-        self._groups = groups
+        self._order = order
+        self._gain = [self._strong[i] - self._weak[i] for i in order]  # in sweep order
+        ends: list[int] = []  # index (in sweep order) one past the last prompt of each tie group
+        for k in range(1, n):
+            if scores[order[k]] != scores[order[k - 1]]:
+                ends.append(k)
+        ends.append(n)
+        self._ends = ends
 
     def points(self, weights: Sequence[float] | None = None) -> list[CurvePoint]:
         """The sweep points, from c = 0 (all weak) to c = 1 (all strong), one per distinct score."""
-        strong, weak = self._strong, self._weak
         if weights is None:
             total = float(self.n)
-            r_weak = math.fsum(weak) / total
-            r_strong = math.fsum(strong) / total
+            r_weak = math.fsum(self._weak) / total
+            r_strong = math.fsum(self._strong) / total
+            shares: list[float] = [float(k) for k in range(1, self.n + 1)]
+            gains = list(accumulate(self._gain))
         else:
+            if len(weights) != self.n:
+                raise ValueError(f"{len(weights)} weights for {self.n} prompts")
             total = math.fsum(weights)
             if total <= 0:
                 raise ValueError("weights sum to zero")
-            r_weak = math.fsum(w * q for w, q in zip(weights, weak, strict=True)) / total
-            r_strong = math.fsum(w * q for w, q in zip(weights, strong, strict=True)) / total
+            r_weak = math.fsum(map(mul, weights, self._weak)) / total
+            r_strong = math.fsum(map(mul, weights, self._strong)) / total
+            ordered: list[float] = [weights[i] for i in self._order]
+            shares = list(accumulate(ordered))
+            gains = list(accumulate(map(mul, ordered, self._gain)))
         gap = r_strong - r_weak
         if abs(gap) < 1e-12:
             raise ValueError("PGR is undefined: the strong and the weak model have the same mean quality")
         out = [CurvePoint(0.0, r_weak, 0.0)]
-        share = 0.0
-        gain = 0.0
-        for group in self._groups:
-            if weights is None:
-                share += len(group)
-                gain += math.fsum(strong[i] - weak[i] for i in group)
-            else:
-                share += math.fsum(weights[i] for i in group)
-                gain += math.fsum(weights[i] * (strong[i] - weak[i]) for i in group)
-            r = r_weak + gain / total
-            out.append(CurvePoint(share / total, r, (r - r_weak) / gap))
-        last = out[-1]  # exact end point, free of rounding
-        out[-1] = CurvePoint(1.0, r_strong, 1.0) if abs(last.strong_share - 1.0) < 1e-9 else last
+        for end in self._ends[:-1]:
+            r = r_weak + gains[end - 1] / total
+            out.append(CurvePoint(shares[end - 1] / total, r, (r - r_weak) / gap))
+        out.append(CurvePoint(1.0, r_strong, 1.0))  # exact end point, free of rounding
         return out
 
     def apgr(self, weights: Sequence[float] | None = None) -> float:
-        return _area(self.points(weights))
+        return curve_area(self.points(weights))
 
     def cpt(self, target: float, weights: Sequence[float] | None = None) -> float | None:
-        return _cpt(self.points(weights), target)
+        return curve_cpt(self.points(weights), target)
 
 
-def _area(points: Sequence[CurvePoint]) -> float:
+def curve_area(points: Sequence[CurvePoint]) -> float:
     return math.fsum(
         (b.strong_share - a.strong_share) * (a.pgr + b.pgr) / 2 for a, b in zip(points, points[1:], strict=False)
     )
 
 
-def _cpt(points: Sequence[CurvePoint], target: float) -> float | None:
+def curve_cpt(points: Sequence[CurvePoint], target: float) -> float | None:
+    """Smallest strong-call share with PGR >= target, interpolated; None if never reached."""
     if points[0].pgr >= target:
         return points[0].strong_share
     for a, b in zip(points, points[1:], strict=False):
@@ -290,17 +292,26 @@ class LambdaSweep:
             self._cost.append([c[m] for c, m in zip(cost, picked, strict=True)])
             self._quality.append([q[m] for q, m in zip(true_quality, picked, strict=True)])
 
+    def distinct(self) -> LambdaSweep:
+        """Drop settings whose per-prompt choices repeat the previous setting's (the same point at any weights)."""
+        keep = [k for k in range(len(self.lambdas)) if k == 0 or self.choices[k] != self.choices[k - 1]]
+        self.lambdas = [self.lambdas[k] for k in keep]
+        self.choices = [self.choices[k] for k in keep]
+        self._cost = [self._cost[k] for k in keep]
+        self._quality = [self._quality[k] for k in keep]
+        return self
+
     def points(self, weights: Sequence[float] | None = None) -> list[Point]:
+        """(mean cost, mean true quality) of the choices at each λ, under optional prompt weights."""
         if weights is None:
             return [
                 (math.fsum(c) / self.n, math.fsum(q) / self.n) for c, q in zip(self._cost, self._quality, strict=True)
             ]
         total = math.fsum(weights)
+        if total <= 0:
+            raise ValueError("weights sum to zero")
         return [
-            (
-                math.fsum(w * x for w, x in zip(weights, c, strict=True)) / total,
-                math.fsum(w * x for w, x in zip(weights, q, strict=True)) / total,
-            )
+            (sum(map(mul, weights, c)) / total, sum(map(mul, weights, q)) / total)
             for c, q in zip(self._cost, self._quality, strict=True)
         ]
 
@@ -329,6 +340,15 @@ def _percentile(ordered: Sequence[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def percentile_interval(values: Sequence[float], level: float = 0.95) -> Interval | None:
+    """The central ``level`` interval of ``values`` (linear interpolation between order statistics)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    tail = (1 - level) / 2
+    return Interval(_percentile(ordered, tail), _percentile(ordered, 1 - tail), level)
+
+
 def bootstrap(
     statistic: Callable[[Sequence[float] | None], float | None],
     resamples: Sequence[Sequence[float]],
@@ -344,8 +364,4 @@ def bootstrap(
             continue
         if value is not None:
             values.append(value)
-    if not values:
-        return None
-    values.sort()
-    tail = (1 - level) / 2
-    return Interval(_percentile(values, tail), _percentile(values, 1 - tail), level)
+    return percentile_interval(values, level)
