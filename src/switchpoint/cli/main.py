@@ -1,4 +1,4 @@
-"""``switchpoint serve | config check | stats | --version``."""
+"""``switchpoint serve | config check | stats | train | eval | calibrate | --version``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     from switchpoint.cli import stats
 
     stats.add_parser(commands)
+    from switchpoint.cli import routing
+
+    routing.add_parsers(commands)
     return parser
 
 
@@ -48,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from switchpoint.cli import stats
 
         return stats.run(args)
+    if args.command in ("train", "eval", "calibrate"):
+        from switchpoint.cli import routing
+
+        return routing.run(args)
     parser.print_help()
     return 2
 

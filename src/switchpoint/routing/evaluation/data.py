@@ -52,6 +52,17 @@ class RoutingRow:
     def cost_of(self, model: str) -> float | None:
         return self.cost.get(model)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The row in the JSONL shape (what ``switchpoint.routing.learned``'s training reads)."""
+        return {
+            "id": self.id,
+            "dataset": self.dataset,
+            "prompt": self.prompt,
+            "scores": dict(self.scores),
+            "cost": dict(self.cost),
+            "meta": dict(self.meta),
+        }
+
 
 def _number(value: Any, what: str, where: str, *, nullable: bool) -> float | None:
     if value is None and nullable:
