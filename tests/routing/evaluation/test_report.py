@@ -57,6 +57,11 @@ def test_two_model_report_has_router_baselines_and_intervals() -> None:
     assert data["cpt50"] == report.router.cpt50 and data["cpt80"] == report.router.cpt80
     assert set(data["baselines"]) == {"random", "oracle", "length"}
     assert data["models"]["big"]["cost"] == pytest.approx(0.01)
+    # paired against the length baseline, on the same resamples
+    vs = data["vs_length"]
+    assert vs["diff"] == pytest.approx(report.router.apgr - report.baselines["length"].apgr)
+    assert vs["ci"][0] <= vs["diff"] <= vs["ci"][1]
+    assert "router minus length baseline" in report.text()
     text = report.text()
     assert "cheat" in text and "length" in text and "APGR" in text and "CPT(50%)" in text
 
@@ -80,6 +85,9 @@ def test_many_model_report_aiq_of_router_and_baselines() -> None:
     assert zero.aiq == pytest.approx((0.0015 * 0.375 + 0.008 * 0.75) / 0.0095)
     data = report.to_dict()
     assert data["aiq"] == report.router.aiq and data["apgr"] is None
+    vs = data["vs_zero_router"]
+    assert vs["diff"] == pytest.approx(report.router.aiq - zero.aiq)
+    assert 0 < vs["ci"][0] <= vs["diff"] <= vs["ci"][1]
     assert set(data["baselines"]) == {"zero_router", "oracle"}
     assert "AIQ" in report.text()
 

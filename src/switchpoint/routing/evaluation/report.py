@@ -81,6 +81,7 @@ class TwoModelCurve:
     cpt50_ci: Interval | None
     cpt80_ci: Interval | None
     points: list[CurvePoint] = field(repr=False)
+    apgr_samples: list[float | None] = field(default_factory=list, repr=False)  # one per resample, in draw order
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,13 +96,14 @@ class TwoModelCurve:
 
 def _curve(name: str, curve: PGRCurve, resamples: Sequence[Sequence[float]]) -> TwoModelCurve:
     points = curve.points()
-    apgrs: list[float] = []
+    apgrs: list[float | None] = []
     cpt50s: list[float] = []
     cpt80s: list[float] = []
     for weights in resamples:
         try:
             sample = curve.points(weights)
         except ValueError:  # equal means in this resample: PGR undefined
+            apgrs.append(None)
             continue
         apgrs.append(curve_area(sample))
         for target, values in ((0.5, cpt50s), (0.8, cpt80s)):
@@ -113,11 +115,25 @@ def _curve(name: str, curve: PGRCurve, resamples: Sequence[Sequence[float]]) -> 
         apgr=curve_area(points),
         cpt50=curve_cpt(points, 0.5),
         cpt80=curve_cpt(points, 0.8),
-        apgr_ci=percentile_interval(apgrs),
+        apgr_ci=percentile_interval([a for a in apgrs if a is not None]),
         cpt50_ci=percentile_interval(cpt50s),
         cpt80_ci=percentile_interval(cpt80s),
         points=points,
+        apgr_samples=apgrs,
     )
+
+
+def _paired(value: float, a: Sequence[float | None], b: Sequence[float | None]) -> dict[str, Any]:
+    """A difference of two metrics on the same resamples, with its percentile interval (paired bootstrap): an
+    interval above 0 means the first is better on (nearly) every resample of the prompts."""
+    diffs = [x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    return {"diff": value, "ci": _interval_dict(percentile_interval(diffs))}
+
+
+def _diff_text(label: str, paired: dict[str, Any]) -> str:
+    ci = paired["ci"]
+    interval = "" if ci is None else f" [{ci[0]:+.3f}, {ci[1]:+.3f}] (paired bootstrap 95%)"
+    return f"{label}: {paired['diff']:+.3f}{interval}"
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,7 @@ class TwoModelReport:
             "aiq": None,
             "ci": None if router is None else router.to_dict(),
             "baselines": {name: curve.to_dict() for name, curve in self.baselines.items()},
+            "vs_length": None if router is None else self.vs_length(),
             "models": {m.name: m.to_dict() for m in (self.strong, self.weak)},
             "bootstrap": {"resamples": self.resamples, "seed": self.seed, "level": 0.95},
         }
@@ -165,7 +182,16 @@ class TwoModelReport:
                 f"{curve.name:<22} {_num(curve.apgr, curve.apgr_ci):>22} "
                 f"{_pct(curve.cpt50, curve.cpt50_ci):>24} {_pct(curve.cpt80, curve.cpt80_ci):>24}"
             )
+        if self.router is not None:
+            lines += ["", _diff_text("APGR, router minus length baseline", self.vs_length())]
         return "\n".join(lines)
+
+    def vs_length(self) -> dict[str, Any]:
+        """APGR of the router minus the length baseline's, with a paired bootstrap interval."""
+        if self.router is None:
+            raise ValueError("no router")
+        length = self.baselines["length"]
+        return _paired(self.router.apgr - length.apgr, self.router.apgr_samples, length.apgr_samples)
 
 
 def _cost_text(cost: float | None) -> str:
@@ -237,6 +263,7 @@ class SweepResult:
     aiq_ci: Interval | None
     points: list[Point] = field(repr=False)  # (mean cost, mean quality), one per setting
     hull: list[Point] = field(repr=False)
+    samples: list[float | None] = field(default_factory=list, repr=False)  # AIQ per resample, in draw order
 
     def to_dict(self) -> dict[str, Any]:
         return {"aiq": self.aiq, "aiq_ci": _interval_dict(self.aiq_ci), "hull": [list(p) for p in self.hull]}
@@ -251,10 +278,17 @@ def _sweep_result(
     sweep = sweep.distinct()
     points = sweep.points()
     singles = _single_points(single_columns, None)
-    values = []
+    values: list[float | None] = []
     for weights in draws:
         values.append(aiq(sweep.points(weights), _single_points(single_columns, weights)))
-    return SweepResult(name, aiq(points, singles), percentile_interval(values), points, nondecreasing_hull(points))
+    return SweepResult(
+        name,
+        aiq(points, singles),
+        percentile_interval([v for v in values if v is not None]),
+        points,
+        nondecreasing_hull(points),
+        values,
+    )
 
 
 def _single_points(
@@ -299,6 +333,7 @@ class ManyModelReport:
             "ci": None if router is None else {"aiq_ci": _interval_dict(router.aiq_ci)},
             "points": None if router is None else [list(p) for p in router.points],
             "baselines": {name: result.to_dict() for name, result in self.baselines.items()},
+            "vs_zero_router": None if router is None else self.vs_zero_router(),
             "models": {m.name: m.to_dict() for m in self.models},
             "bootstrap": {"resamples": self.resamples, "seed": self.seed, "level": 0.95},
         }
@@ -317,9 +352,17 @@ class ManyModelReport:
         for result in results:
             lines.append(f"{result.name:<22} {_num(result.aiq, result.aiq_ci):>22}")
         if self.router is not None:
+            lines += ["", _diff_text("AIQ, router minus zero router", self.vs_zero_router())]
             lines += ["", f"{self.router.name} hull (cost per 1k requests -> quality):"]
             lines += [f"  ${c * 1000:.4f} -> {q:.4f}" for c, q in self.router.hull]
         return "\n".join(lines)
+
+    def vs_zero_router(self) -> dict[str, Any]:
+        """AIQ of the router minus the zero router's, with a paired bootstrap interval."""
+        if self.router is None:
+            raise ValueError("no router")
+        zero = self.baselines["zero_router"]
+        return _paired(self.router.aiq - zero.aiq, self.router.samples, zero.samples)
 
 
 def many_model_report(
@@ -356,13 +399,14 @@ def many_model_report(
             raise ValueError(f"{len(predicted)} predictions for {len(rows)} rows")
         router = _sweep_result(router_name, LambdaSweep(predicted, true, costs, lambdas, choose), columns, draws)
     zero_points = _single_points(columns, None)
-    zero_values = [aiq(_single_points(columns, w), _single_points(columns, w)) for w in draws]
+    zero_values: list[float | None] = [aiq(_single_points(columns, w), _single_points(columns, w)) for w in draws]
     zero = SweepResult(
         "zero_router",
         aiq(zero_points, zero_points),
-        percentile_interval(zero_values),
+        percentile_interval([v for v in zero_values if v is not None]),
         zero_points,
         nondecreasing_hull(zero_points),
+        zero_values,
     )
     oracle = _sweep_result("oracle", LambdaSweep(true, true, costs, lambdas, choose), columns, draws)
     return ManyModelReport(
