@@ -127,14 +127,14 @@ def test_calibrate_share_and_cost(pair_file: Path, tmp_path: Path, capsys: pytes
     args = ["calibrate", str(pair_file), "--router", "length", "--strong", "big-model", "--weak", "small-model"]
     assert main([*args, "--strong-share", "0.25", "--out", str(out), "--json"]) == 0
     data = _json_last_line(capsys.readouterr().out)
-    # prompt lengths 5..44: the top 10 of 40 are 35..44, so the cut is half way between 34 and 35
-    assert data["objective"] == {"threshold": 34.5}
+    # prompt lengths 5..44: the top 10 of 40 are 35..44, so the threshold is 35
+    assert data["objective"] == {"threshold": 35.0}
     assert data["achieved"]["strong_share"] == pytest.approx(0.25)  # type: ignore[index]
     assert json.loads(out.read_text()) == data
     # $3.25 per 1k: weak alone costs $1 per 1k, each strong call adds $9 per 1k / 40 -> 10 strong calls
     assert main([*args, "--cost-per-1k", "3.25", "--json"]) == 0
     data = _json_last_line(capsys.readouterr().out)
-    assert data["objective"] == {"threshold": 34.5}
+    assert data["objective"] == {"threshold": 35.0}
     assert data["achieved"]["cost_per_1k"] == pytest.approx(3.25)  # type: ignore[index]
     assert main([*args, "--cost-per-1k", "0.5"]) == 2
     assert "below the weak model alone" in capsys.readouterr().err

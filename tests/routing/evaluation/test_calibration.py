@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from switchpoint.routing.evaluation.calibration import lambda_for_cost, threshold_for_cost, threshold_for_share
@@ -18,7 +16,7 @@ WEAK_COST = [0.001] * 5
 def test_threshold_for_share_cuts_between_scores() -> None:
     result = threshold_for_share(SCORES, 0.4, STRONG_Q, WEAK_Q, STRONG_COST, WEAK_COST)
     assert result.setting == "threshold"
-    assert result.value == pytest.approx(0.6)  # half way between the 2nd (0.7) and 3rd (0.5) highest scores
+    assert result.value == 0.7  # the 2nd highest score: the top 2 reach the strong model
     assert result.strong_share == pytest.approx(0.4)
     assert result.quality == pytest.approx((1 + 1 + 0 + 1 + 1) / 5)  # prompts 0 and 3 strong, the rest weak
     assert result.cost_per_1k == pytest.approx(1000 * (2 * 0.01 + 3 * 0.001) / 5)
@@ -38,25 +36,23 @@ def test_threshold_for_cost() -> None:
     # weak alone: $1 per 1k; each strong call adds 0.009 / 5 * 1000 = $1.8 per 1k
     result = threshold_for_cost(SCORES, 4.7, STRONG_Q, WEAK_Q, STRONG_COST, WEAK_COST)
     assert result.strong_share == pytest.approx(0.4) and result.cost_per_1k == pytest.approx(4.6)
-    assert result.value == pytest.approx(0.6)
+    assert result.value == 0.7
     everything = threshold_for_cost(SCORES, 100.0, STRONG_Q, WEAK_Q, STRONG_COST, WEAK_COST)
     assert everything.strong_share == 1.0
     with pytest.raises(ValueError, match="below the weak model alone"):
         threshold_for_cost(SCORES, 0.5, STRONG_Q, WEAK_Q, STRONG_COST, WEAK_COST)
 
 
-def test_lambda_for_cost_picks_the_best_setting_within_budget() -> None:
+def test_lambda_for_cost_picks_the_smallest_lambda_within_budget() -> None:
     predicted = [{"big": 0.9, "small": 0.5}, {"big": 0.9, "small": 0.85}]
     true = [{"big": 1.0, "small": 0.0}, {"big": 1.0, "small": 1.0}]
     cost = [{"big": 0.01, "small": 0.001}] * 2
-    lambdas = [0.0, 10.0, 100.0]
-    # λ=0: both big ($10 per 1k); λ=10: gains .4 vs .09 cost -> big on prompt 0, small on 1 ($5.5 per 1k);
-    # λ=100: small everywhere ($1 per 1k)
-    assert lambda_for_cost(predicted, true, cost, 20.0, lambdas).value == 0.0
-    result = lambda_for_cost(predicted, true, cost, 6.0, lambdas)
-    assert result.value == 10.0 and result.cost_per_1k == pytest.approx(5.5) and result.quality == 1.0
-    assert lambda_for_cost(predicted, true, cost, 1.0, lambdas).value == 100.0
-    with pytest.raises(ValueError, match="no λ meets"):
-        lambda_for_cost(predicted, true, cost, 0.5, lambdas)
-    # the default grid is finite and reaches the cheap end
-    assert math.isfinite(lambda_for_cost(predicted, true, cost, 1.0).value)
+    # prompt 1 turns to small at λ = .05 / .009 (gain .05 for .009 USD), prompt 0 at λ = .4 / .009
+    assert lambda_for_cost(predicted, true, cost, 20.0).value == 0.0  # big everywhere: $10 per 1k
+    result = lambda_for_cost(predicted, true, cost, 6.0)
+    assert result.value == pytest.approx(0.05 / 0.009, rel=1e-6)
+    assert result.cost_per_1k == pytest.approx(5.5) and result.quality == 1.0
+    cheapest = lambda_for_cost(predicted, true, cost, 1.0)
+    assert cheapest.value == pytest.approx(0.4 / 0.009, rel=1e-6) and cheapest.quality == 0.5
+    with pytest.raises(ValueError, match="below the cost of always choosing the cheapest"):
+        lambda_for_cost(predicted, true, cost, 0.5)

@@ -116,6 +116,7 @@ def test_argmax_lambda_and_sweep() -> None:
     assert argmax_lambda(q, c, math.inf) == "small"
     # a tie in utility goes to the cheaper model
     assert argmax_lambda({"a": 0.5, "b": 0.5}, {"a": 2.0, "b": 1.0}, 0.0) == "b"
+    assert argmax_lambda({"b": 0.5, "a": 0.5}, {"a": 1.0, "b": 1.0}, 0.0) == "b"  # then the earlier one
     true = [{"big": 1.0, "small": 0.0}, {"big": 1.0, "small": 1.0}]
     costs = [c, c]
     sweep = LambdaSweep(true, true, costs, [0.0, math.inf])
@@ -136,3 +137,19 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
     assert isinstance(interval, Interval)
     assert interval.low < curve.apgr() < interval.high
     assert bootstrap(lambda w: None, resamples) is None
+
+
+def test_argmax_lambda_agrees_with_the_runtime_rule() -> None:
+    """The fast form used for the oracle sweep picks the same winner as ``choose_lambda``."""
+    import random
+
+    from switchpoint.routing.learned.choose import Option, choose_lambda
+
+    rng = random.Random(7)
+    for _ in range(500):
+        names = [f"m{k}" for k in range(rng.randint(2, 6))]
+        quality = {m: rng.choice([0.0, 0.5, 1.0, rng.random()]) for m in names}
+        cost = {m: rng.choice([0.001, 0.002, rng.random() / 100]) for m in names}
+        lam = rng.choice([0.0, 10.0, 100.0, 1000.0, rng.random() * 500])
+        expected = choose_lambda([Option(m, quality[m], cost[m]) for m in names], lam).winner
+        assert argmax_lambda(quality, cost, lam) == expected

@@ -1,8 +1,10 @@
 """Calibration on a reference file: turn a target (share of strong calls, or cost per 1k requests) into the
 router setting that meets it (a score threshold for two models, a willingness to pay λ for many).
 
-A threshold t means: score >= t goes to the strong model. λ means: pick argmax q̂ − λ·cost (cost in USD per
-request), so λ is in quality units per USD.
+A threshold t means: score >= t goes to the strong model (``choose_threshold``). λ means: pick argmax
+q̂ − λ·cost (``choose_lambda``; cost in USD per request), so λ is in quality units per USD. The share and λ
+targets use the runtime's own calibration (``switchpoint.routing.learned.calibrate``); this module adds the
+threshold for a cost budget and what each setting achieves on the reference rows (share, cost, true quality).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from switchpoint.routing.evaluation.metrics import LambdaSweep, default_lambdas
+from switchpoint.routing.evaluation.metrics import LambdaSweep
 
 __all__ = ["Calibration", "lambda_for_cost", "threshold_for_cost", "threshold_for_share"]
 
@@ -26,15 +28,11 @@ class Calibration:
 
 
 def _cut(ordered: Sequence[float], k: int) -> float:
-    """A threshold sending exactly the top k of the descending ``ordered`` scores to the strong model (more,
-    if the k-th score is tied with the next)."""
-    n = len(ordered)
+    """The k-th highest of the descending ``ordered`` scores (as ``calibrate_threshold`` does): the top k, and
+    any ties with the k-th, go to the strong model. k = 0: just above the highest score (never strong)."""
     if k <= 0:
         return math.nextafter(ordered[0], math.inf)
-    if k >= n:
-        return ordered[-1]
-    hi, lo = ordered[k - 1], ordered[k]
-    return hi if hi == lo else (hi + lo) / 2
+    return ordered[min(k, len(ordered)) - 1]
 
 
 def _outcome(
@@ -64,12 +62,13 @@ def threshold_for_share(
     weak_cost: Sequence[float] | None = None,
 ) -> Calibration:
     """The threshold that sends ``share`` of the reference prompts to the strong model."""
+    from switchpoint.routing.learned.calibrate import calibrate_threshold
+
     if not scores:
         raise ValueError("no reference prompts")
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"strong-call share must be within [0, 1], got {share}")
-    ordered = sorted(scores, reverse=True)
-    threshold = _cut(ordered, round(share * len(ordered)))
+    threshold = calibrate_threshold(scores, share)
+    if math.isinf(threshold):  # share 0: a finite threshold above every reference score
+        threshold = math.nextafter(max(scores), math.inf)
     achieved, cost, quality = _outcome(scores, threshold, strong_q, weak_q, strong_cost, weak_cost)
     return Calibration("threshold", threshold, achieved, cost, quality)
 
@@ -118,22 +117,17 @@ def lambda_for_cost(
     true_quality: Sequence[Mapping[str, float]],
     cost: Sequence[Mapping[str, float]],
     cost_per_1k: float,
-    lambdas: Sequence[float] | None = None,
 ) -> Calibration:
-    """The smallest λ (the best predicted quality) whose mean cost per 1000 reference requests stays within
-    budget. λ is taken from a geometric grid (``default_lambdas``, finite values only)."""
+    """The smallest λ (the best predicted quality) whose mean cost per 1000 reference requests stays within budget
+    (``calibrate_lambda``, by bisection), and what it achieves on the reference rows."""
+    from switchpoint.routing.learned.calibrate import calibrate_lambda
+    from switchpoint.routing.learned.choose import Option
+
     if not predicted:
         raise ValueError("no reference prompts")
-    models = list(cost[0])
-    if lambdas is None:
-        means = [math.fsum(c[m] for c in cost) / len(cost) for m in models]
-        lambdas = [lam for lam in default_lambdas(means) if math.isfinite(lam)]
-    sweep = LambdaSweep(predicted, true_quality, cost, sorted(lambdas))
-    for lam, (mean_cost, quality) in zip(sweep.lambdas, sweep.points(), strict=True):
-        if mean_cost * 1000 <= cost_per_1k * (1 + 1e-12):
-            return Calibration("lambda", lam, None, mean_cost * 1000, quality)
-    cheapest = min(p[0] for p in sweep.points()) * 1000
-    raise ValueError(
-        f"no λ meets ${cost_per_1k:g} per 1k requests: the cheapest setting costs ${cheapest:.4g} per 1k "
-        "on the reference file"
-    )
+    requests = [[Option(m, q[m], c[m]) for m in q] for q, c in zip(predicted, cost, strict=True)]
+    lam = calibrate_lambda(requests, cost_per_1k)
+    from switchpoint.routing.evaluation.report import lambda_chooser
+
+    ((mean_cost, quality),) = LambdaSweep(predicted, true_quality, cost, [lam], lambda_chooser()).points()
+    return Calibration("lambda", lam, None, mean_cost * 1000, quality)

@@ -247,10 +247,13 @@ Chooser = Callable[[Mapping[str, float], Mapping[str, float], float], str]
 
 
 def argmax_lambda(quality: Mapping[str, float], cost: Mapping[str, float], lam: float) -> str:
-    """argmax q - λ·cost, ties to the cheaper model (then by name); λ = inf picks the cheapest (ties: best q)."""
+    """argmax q - λ·cost; ties go to the cheaper model, then to the earlier one (the tie rules of the runtime's
+    ``choose_lambda``, without its per-candidate reasons). λ = inf picks the cheapest (ties: best q, then earlier).
+    """
+    order = {m: k for k, m in enumerate(quality)}
     if math.isinf(lam):
-        return min(quality, key=lambda m: (cost[m], -quality[m], m))
-    return min(quality, key=lambda m: (-(quality[m] - lam * cost[m]), cost[m], m))
+        return min(quality, key=lambda m: (cost[m], -quality[m], order[m]))
+    return min(quality, key=lambda m: (-(quality[m] - lam * cost[m]), cost[m], order[m]))
 
 
 def default_lambdas(mean_costs: Sequence[float], count: int = 121) -> list[float]:

@@ -51,8 +51,17 @@ DEFAULT_RESAMPLES = 200  # pure Python: about 10 ms per resample and curve on 14
 
 
 def lambda_chooser() -> Chooser:
-    """The rule behind AIQ sweeps: argmax q̂ − λ·cost, the runtime's ``choose_lambda`` (same tie rules)."""
-    return argmax_lambda
+    """The rule behind a router's AIQ sweep: the runtime's own ``choose_lambda`` (argmax q̂ − λ·cost, ties to the
+    cheaper, then the earlier candidate), so the evaluation measures the decisions the gateway would make.
+    λ = inf (the cheapest end of the sweep) is taken as "cheapest, then best q̂"."""
+    from switchpoint.routing.learned.choose import Option, choose_lambda
+
+    def choose(quality: Mapping[str, float], cost: Mapping[str, float], lam: float) -> str:
+        if math.isinf(lam):
+            return argmax_lambda(quality, cost, lam)
+        return choose_lambda([Option(m, quality[m], cost[m]) for m in quality], lam).winner
+
+    return choose
 
 
 @dataclass(frozen=True)
@@ -392,12 +401,12 @@ def many_model_report(
     if lambdas is None:
         lambdas = default_lambdas([s.cost or 0.0 for s in singles])
     draws = resample_weights(len(rows), resamples, seed) if resamples > 0 else []
-    choose = lambda_chooser()
     router = None
     if predicted is not None:
         if len(predicted) != len(rows):
             raise ValueError(f"{len(predicted)} predictions for {len(rows)} rows")
-        router = _sweep_result(router_name, LambdaSweep(predicted, true, costs, lambdas, choose), columns, draws)
+        sweep = LambdaSweep(predicted, true, costs, lambdas, lambda_chooser())
+        router = _sweep_result(router_name, sweep, columns, draws)
     zero_points = _single_points(columns, None)
     zero_values: list[float | None] = [aiq(_single_points(columns, w), _single_points(columns, w)) for w in draws]
     zero = SweepResult(
@@ -408,7 +417,8 @@ def many_model_report(
         nondecreasing_hull(zero_points),
         zero_values,
     )
-    oracle = _sweep_result("oracle", LambdaSweep(true, true, costs, lambdas, choose), columns, draws)
+    # the oracle: the same rule on the true qualities, in its fast form (argmax_lambda: same winners, tested)
+    oracle = _sweep_result("oracle", LambdaSweep(true, true, costs, lambdas, argmax_lambda), columns, draws)
     return ManyModelReport(
         data=data,
         prompts=len(rows),

@@ -11,15 +11,17 @@ For two models a predictor's score is q̂(strong) − q̂(weak): the predicted g
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from switchpoint.routing.evaluation.baselines import length_scores
 from switchpoint.routing.evaluation.data import RoutingRow
+
+if TYPE_CHECKING:
+    from switchpoint.routing.learned.predictors import QualityPredictor
 
 __all__ = [
     "DEFAULT_KIND",
@@ -75,7 +77,7 @@ class LengthRouter:
 class PredictorRouter:
     """A learned quality predictor (``switchpoint.routing.learned``)."""
 
-    def __init__(self, predictor: Any, name: str) -> None:
+    def __init__(self, predictor: QualityPredictor, name: str) -> None:
         self.predictor = predictor
         self.name = name
 
@@ -90,20 +92,11 @@ class PredictorRouter:
         return [q[strong] - q[weak] for q in self.qualities(rows, [strong, weak])]
 
 
-def _learned(module: str) -> Any:
-    """A module of the learned package, imported only when a learned router is used (its training needs numpy)."""
-    try:
-        return importlib.import_module(f"switchpoint.routing.learned.{module}")
-    except ImportError as exc:
-        raise EvaluationError(f"learned routers are not available: {exc}") from None
-
-
 def learned_kinds() -> tuple[str, ...]:
-    try:
-        kinds = _learned("train").KINDS
-    except EvaluationError:
-        return ()
-    return tuple(str(k) for k in kinds)
+    """The learned router kinds (``switchpoint.routing.learned.train.KINDS``)."""
+    from switchpoint.routing.learned.train import KINDS
+
+    return tuple(KINDS)
 
 
 def train_router(kind: str, rows: Sequence[RoutingRow], progress: Progress | None = None) -> EvalRouter:
@@ -116,29 +109,31 @@ def train_router(kind: str, rows: Sequence[RoutingRow], progress: Progress | Non
         raise EvaluationError(f"unknown router kind {kind!r}: expected one of {known}")
     if not rows:
         raise EvaluationError("no training rows")
+    from switchpoint.routing.learned.train import train
+
     try:
-        predictor = _learned("train").train(kind, [row.as_dict() for row in rows], progress=progress)
-    except ImportError as exc:  # numpy/scipy for training live in an optional extra
+        predictor = train(kind, [row.as_dict() for row in rows], progress=progress)
+    except ImportError as exc:  # numpy for training lives in an optional extra
         raise EvaluationError(f"training a {kind} router needs the training extra: {exc}") from None
+    except ValueError as exc:
+        raise EvaluationError(f"cannot train a {kind} router on these rows: {exc}") from None
     return PredictorRouter(predictor, kind)
 
 
 def save_router(router: EvalRouter, path: str | Path) -> None:
+    """Write the router's artifact: a small JSON file for ``length``, the learned artifact otherwise."""
     target = Path(path)
-    if isinstance(router, LengthRouter):
-        target.write_text(json.dumps({"format": _LENGTH_FORMAT, "kind": LENGTH}) + "\n")
-        return
-    if not isinstance(router, PredictorRouter):
-        raise EvaluationError(f"cannot save router {router.name}")
-    _learned_function("save_predictor")(router.predictor, target)
+    try:
+        if isinstance(router, LengthRouter):
+            target.write_text(json.dumps({"format": _LENGTH_FORMAT, "kind": LENGTH}) + "\n")
+            return
+        if not isinstance(router, PredictorRouter):
+            raise EvaluationError(f"cannot save router {router.name}")
+        from switchpoint.routing.learned.artifact import save_predictor
 
-
-def _learned_function(name: str) -> Callable[..., Any]:
-    package = importlib.import_module("switchpoint.routing.learned")
-    function = getattr(package, name, None)
-    if function is None:
-        raise EvaluationError(f"learned routers are not available: switchpoint.routing.learned has no {name}")
-    return function  # type: ignore[no-any-return]
+        save_predictor(router.predictor, target)
+    except OSError as exc:
+        raise EvaluationError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 def _is_length_artifact(path: Path) -> bool:
@@ -166,13 +161,13 @@ def load_router(ref: str) -> EvalRouter:
             raise EvaluationError(f"no router {ref!r}: not a router kind ({', '.join((LENGTH, *kinds))}) nor a file")
         if _is_length_artifact(path):
             return LengthRouter()
+    from switchpoint.routing.learned.artifact import load_predictor
+
     try:
-        predictor = _learned_function("load_predictor")(ref)
-    except EvaluationError:
-        raise
+        predictor = load_predictor(ref)
     except (OSError, ValueError, KeyError) as exc:
         raise EvaluationError(f"cannot load router {ref!r}: {exc}") from None
-    return PredictorRouter(predictor, str(getattr(predictor, "kind", ref)) if ref == "default" else Path(ref).name)
+    return PredictorRouter(predictor, predictor.kind if ref == "default" else Path(ref).name)
 
 
 def cross_validated(
