@@ -192,3 +192,57 @@ def test_subprocess_eval_on_real_data_last_line_is_json() -> None:
     assert data["apgr"] == pytest.approx(0.599, abs=0.005)  # the README's length-router figure
     assert data["baselines"]["oracle"]["apgr"] == pytest.approx(1.121, abs=0.0005)
     assert data["cpt50"] is not None and data["cpt80"] is not None and data["aiq"] is None
+
+
+@pytest.fixture
+def toy_file(tmp_path: Path) -> Path:
+    """Three real model names; the weak models fail on one kind of prompt (the words tell which)."""
+    import random
+
+    rng = random.Random(0)
+    hard_words, easy_words = ["algebra", "poem", "code", "history"], ["integral", "story", "proof", "recipe"]
+    rows: list[dict[str, object]] = []
+    for i in range(80):
+        hard = i % 2 == 0
+        prompt = " ".join(rng.choice(hard_words if hard else easy_words) for _ in range(8))
+        scores = {
+            "gpt-4-1106-preview": float(i % 7 != 0),
+            "mistralai/mistral-7b-chat": 0.0 if hard else 1.0,
+            "mistralai/mixtral-8x7b-chat": float(i % 3 != 0),
+        }
+        cost = {"gpt-4-1106-preview": 0.01, "mistralai/mistral-7b-chat": 0.0002, "mistralai/mixtral-8x7b-chat": 0.0006}
+        rows.append({"id": str(i), "dataset": "toy", "prompt": prompt, "scores": scores, "cost": cost})
+    return _rows(tmp_path / "toy.jsonl", rows)
+
+
+def test_learned_router_train_eval_calibrate(
+    toy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end through the learned package: a knn router (pure Python) trained, saved, loaded, evaluated
+    in-sample for AIQ and APGR, and calibrated to a budget."""
+    artifact = tmp_path / "knn.json.gz"
+    assert main(["train", str(toy_file), "--router", "knn", "--out", str(artifact)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(toy_file), "--router", str(artifact), "--bootstrap", "20", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    baselines = data["baselines"]
+    assert isinstance(baselines, dict) and isinstance(data["aiq"], float)
+    assert data["router"] == "knn.json.gz"
+    assert data["aiq"] > baselines["zero_router"]["aiq"]
+    pair = ["--models", "gpt-4-1106-preview,mistral-7b-chat"]
+    assert main(["eval", str(toy_file), "--router", str(artifact), *pair, "--bootstrap", "20", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    baselines = data["baselines"]
+    assert isinstance(baselines, dict) and isinstance(data["apgr"], float)
+    assert data["apgr"] > baselines["length"]["apgr"]
+    assert main(["calibrate", str(toy_file), "--router", str(artifact), "--cost-per-1k", "3", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    objective, achieved = data["objective"], data["achieved"]
+    assert isinstance(objective, dict) and isinstance(achieved, dict)
+    assert set(objective) == {"lambda"} and objective["lambda"] > 0
+    assert achieved["cost_per_1k"] <= 3.0
+
+
+def test_learned_router_kind_needs_training(toy_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(toy_file), "--router", "knn"]) == 2
+    assert "must be trained first" in capsys.readouterr().err
