@@ -148,9 +148,11 @@ class _Setup:
             missing = [m for m in models if m not in costed]
             if missing and args.models not in (None, "all"):
                 raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")
+            if missing:
+                _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)})")
             models = costed
             if len(models) < 2:
-                raise _Usage("AIQ needs at least two models with costs")
+                raise _Usage("AIQ needs at least two models with costs; compare two models with --strong and --weak")
             if len(models) == 2:
                 self.two_model = True
         self.rows = rows_with(rows, models, need_cost=not self.two_model)
