@@ -408,7 +408,10 @@ def many_model_report(
         sweep = LambdaSweep(predicted, true, costs, lambdas, lambda_chooser())
         router = _sweep_result(router_name, sweep, columns, draws)
     zero_points = _single_points(columns, None)
-    zero_values: list[float | None] = [aiq(_single_points(columns, w), _single_points(columns, w)) for w in draws]
+    zero_values: list[float | None] = []
+    for weights in draws:
+        singles_w = _single_points(columns, weights)
+        zero_values.append(aiq(singles_w, singles_w))
     zero = SweepResult(
         "zero_router",
         aiq(zero_points, zero_points),
