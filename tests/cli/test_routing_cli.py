@@ -113,6 +113,8 @@ def test_eval_cross_validated_length(pair_file: Path, capsys: pytest.CaptureFixt
     assert "fold 4/4" in captured.err
     data = _json_last_line(captured.out)
     assert data["router"] == "length (4-fold)"
+    assert str(data["protocol"]).startswith("no training")
+    assert "protocol: no training" in captured.out
 
 
 def test_eval_plot_writes_png(pair_file: Path, tmp_path: Path) -> None:
@@ -246,3 +248,14 @@ def test_learned_router_train_eval_calibrate(
 def test_learned_router_kind_needs_training(toy_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(toy_file), "--router", "knn"]) == 2
     assert "must be trained first" in capsys.readouterr().err
+
+
+def test_cross_validated_learned_router_is_labelled_in_distribution(
+    toy_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", str(toy_file), "--router", "knn", "--folds", "2", "--bootstrap", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "fold 2/2: training knn" in captured.err
+    data = _json_last_line(captured.out)
+    assert data["router"] == "knn (2-fold)" and isinstance(data["aiq"], float)
+    assert str(data["protocol"]).startswith("in-distribution: 2-fold cross-validation")

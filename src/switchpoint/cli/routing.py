@@ -207,6 +207,22 @@ class _Setup:
             return f"{name} ({self._loaded})" if self._loaded and self._loaded != name else name
         return kind
 
+    def protocol(self) -> str:
+        """How the router's figures were obtained, in words (a k-fold figure is in-distribution)."""
+        if self.router_ref == "none":
+            return "baselines only"
+        if self._kind() == "length" or self._loaded == "length":
+            return "no training (the prompt-length router), evaluated on these rows"
+        if self.folds:
+            extra = f" plus {len(self.train_rows)} rows of --train" if self.train_rows else ""
+            return (
+                f"in-distribution: {self.folds}-fold cross-validation on these rows{extra} "
+                "(trained on the other folds, pooled held-out predictions)"
+            )
+        if self.train_rows:
+            return f"trained on {len(self.train_rows)} rows of --train, evaluated on these rows"
+        return "pre-trained artifact, evaluated on these rows"
+
     def predictions(self, what: str) -> list[Any] | None:
         """The router's two-model scores (``what="scores"``) or per-model qualities (``"qualities"``)."""
         from switchpoint.routing.evaluation.routers import (
@@ -287,7 +303,9 @@ def _eval(args: argparse.Namespace) -> int:
             resamples=args.bootstrap,
             seed=args.seed,
         )
+    protocol = setup.protocol()
     print(report.text())
+    print(f"\nprotocol: {protocol}")
     if args.plot:
         try:
             plot(report, args.plot)
@@ -295,7 +313,7 @@ def _eval(args: argparse.Namespace) -> int:
             raise _Usage(str(exc)) from None
         _progress(f"wrote {args.plot}")
     if args.json:
-        _last_line_json(report.to_dict())
+        _last_line_json({**report.to_dict(), "protocol": protocol})
     return 0
 
 
