@@ -152,6 +152,7 @@ def test_calibrate_share_and_cost(pair_file: Path, tmp_path: Path, capsys: pytes
         (["eval", "{pair}", "--router", "none", "--folds", "3"], "--folds needs a router"),
         (["eval", "{pair}", "--folds", "1"], "--folds needs at least 2"),
         (["train", "{pair}", "--router", "nope", "--out", "{tmp}/r.json"], "unknown router kind 'nope'"),
+        (["train", "{pair}", "--router", "length", "--out", "{tmp}/no/r.json"], "--out: no such directory"),
         (["calibrate", "{pair}", "--router", "length", "--strong-share", "1.5"], "--strong-share must be within"),
         (["calibrate", "{many}", "--router", "none", "--cost-per-1k", "1"], "calibrate needs a router"),
     ],

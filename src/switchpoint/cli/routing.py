@@ -98,13 +98,13 @@ def _train(args: argparse.Namespace) -> int:
     from switchpoint.routing.evaluation.data import load_rows
     from switchpoint.routing.evaluation.routers import DEFAULT_KIND, save_router, train_router
 
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise _Usage(f"--out: no such directory {out.parent}")
     rows = load_rows(*args.data)
     kind = DEFAULT_KIND if args.router == "default" else args.router
     _progress(f"training {kind} on {len(rows)} rows from {len(args.data)} file(s)")
     router = train_router(kind, rows, _progress)
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise _Usage(f"{out.parent}: no such directory")
     save_router(router, out)
     print(f"wrote {kind} router to {out}")
     return 0
@@ -113,51 +113,63 @@ def _train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------------- shared
 
 
+def _named_models(args: argparse.Namespace, known: list[str]) -> tuple[list[str], bool]:
+    """The models the arguments name (resolved against the data), and whether they are an explicit strong/weak."""
+    from switchpoint.routing.evaluation.data import resolve_model
+
+    if (args.strong is None) != (args.weak is None):
+        raise _Usage("--strong and --weak go together")
+    if args.strong is not None and args.models is not None:
+        raise _Usage("give either --strong/--weak or --models, not both")
+    if args.strong is not None:
+        models = [resolve_model(args.strong, known), resolve_model(args.weak, known)]
+        if models[0] == models[1]:
+            raise _Usage("--strong and --weak name the same model")
+        return models, True
+    if args.models is None or args.models == "all":
+        models = known
+    else:
+        names = [name.strip() for name in args.models.split(",") if name.strip()]
+        models = list(dict.fromkeys(resolve_model(name, known) for name in names))
+    if len(models) < 2:
+        raise _Usage(f"need at least two models; the data has {', '.join(known)}")
+    return models, False
+
+
+def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str]:
+    """The models with costs, for AIQ. Models listed by name must all have costs; from "all", the others are left
+    out (said on stderr)."""
+    costed = [m for m in models if any(row.cost.get(m) is not None for row in rows)]
+    missing = [m for m in models if m not in costed]
+    if missing and listed:
+        raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")
+    if missing:
+        _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)})")
+    if len(costed) < 2:
+        raise _Usage("AIQ needs at least two models with costs; compare two models with --strong and --weak")
+    return costed
+
+
 class _Setup:
     """Rows, the models to compare and how to get the router's predictions, from the common arguments."""
 
     def __init__(self, args: argparse.Namespace, *, folds: int | None = None) -> None:
-        from switchpoint.routing.evaluation.data import load_rows, mean_score, models_in, resolve_model, rows_with
+        from switchpoint.routing.evaluation.data import load_rows, mean_score, models_in, rows_with
 
         self.data_name = ", ".join(Path(p).name for p in args.data)
         rows = load_rows(*args.data)
         if not rows:
             raise _Usage(f"{self.data_name}: no rows")
-        known = models_in(rows)
-        if (args.strong is None) != (args.weak is None):
-            raise _Usage("--strong and --weak go together")
-        if args.strong is not None and args.models is not None:
-            raise _Usage("give either --strong/--weak or --models, not both")
-        if args.strong is not None:
-            models = [resolve_model(args.strong, known), resolve_model(args.weak, known)]
-            if models[0] == models[1]:
-                raise _Usage("--strong and --weak name the same model")
-            explicit_pair = True
-        else:
-            explicit_pair = False
-            if args.models is None or args.models == "all":
-                models = known
-            else:
-                names = [name.strip() for name in args.models.split(",") if name.strip()]
-                models = list(dict.fromkeys(resolve_model(name, known) for name in names))
-            if len(models) < 2:
-                raise _Usage(f"need at least two models; the data has {', '.join(known)}")
+        models, explicit_pair = _named_models(args, models_in(rows))
         self.two_model = len(models) == 2
         if not self.two_model:
-            costed = [m for m in models if any(row.cost.get(m) is not None for row in rows)]
-            missing = [m for m in models if m not in costed]
-            if missing and args.models not in (None, "all"):
-                raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")
-            if missing:
-                _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)})")
-            models = costed
-            if len(models) < 2:
-                raise _Usage("AIQ needs at least two models with costs; compare two models with --strong and --weak")
-            if len(models) == 2:
-                self.two_model = True
+            models = _costed(models, rows, listed=args.models not in (None, "all"))
+            self.two_model = len(models) == 2
         self.rows = rows_with(rows, models, need_cost=not self.two_model)
         if not self.rows:
             raise _Usage(f"{self.data_name}: no row has a score (and cost) for every one of {', '.join(models)}")
+        if len(self.rows) < len(rows):
+            _progress(f"using {len(self.rows)} of {len(rows)} rows: the others lack a score or cost of some model")
         if self.two_model and not explicit_pair:
             models = sorted(models, key=lambda m: mean_score(self.rows, m), reverse=True)
         self.models = models
