@@ -61,6 +61,14 @@ def test_cpt_interpolates_between_sweep_points() -> None:
     assert cpt([1, 2, 3, 4], STRONG, WEAK, 0.5) == pytest.approx(0.875)
 
 
+def test_mean_cost_along_the_sweep() -> None:
+    curve = PGRCurve([4, 3, 3, 1], STRONG, WEAK)
+    # weak costs 1, strong 10 per prompt: each strong call adds 9 / 4 to the mean; prompts 1 and 2 tie
+    assert curve.costs([10.0] * 4, [1.0] * 4) == [1.0, 3.25, 7.75, 10.0]
+    with pytest.raises(ValueError, match="one strong and one weak cost"):
+        curve.costs([1.0], [1.0])
+
+
 def test_weights_equal_duplicated_prompts() -> None:
     scores = [4.0, 3.0, 2.0, 1.0]
     curve = PGRCurve(scores, STRONG, WEAK)

@@ -112,5 +112,6 @@ def test_plot_writes_a_png(tmp_path: Path, kind: str) -> None:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert (width, height) == (700, 500)
+    # two models with costs: PGR vs share beside quality vs cost
+    assert (width, height) == ((1200, 500) if kind == "two" else (700, 500))
     assert len(data) > 10_000  # axes, curves and labels, not an empty canvas

@@ -122,6 +122,16 @@ class PGRCurve:
         out.append(CurvePoint(1.0, r_strong, 1.0))  # exact end point, free of rounding
         return out
 
+    def costs(self, strong_cost: Sequence[float], weak_cost: Sequence[float]) -> list[float]:
+        """Mean cost per prompt at each sweep point of :meth:`points` (same order), from per-prompt costs."""
+        if len(strong_cost) != self.n or len(weak_cost) != self.n:
+            raise ValueError("one strong and one weak cost per prompt")
+        base = math.fsum(weak_cost) / self.n
+        extra = list(accumulate(strong_cost[i] - weak_cost[i] for i in self._order))
+        out = [base] + [base + extra[end - 1] / self.n for end in self._ends[:-1]]
+        out.append(math.fsum(strong_cost) / self.n)
+        return out
+
     def apgr(self, weights: Sequence[float] | None = None) -> float:
         return curve_area(self.points(weights))
 

@@ -91,6 +91,7 @@ class TwoModelCurve:
     cpt80_ci: Interval | None
     points: list[CurvePoint] = field(repr=False)
     apgr_samples: list[float | None] = field(default_factory=list, repr=False)  # one per resample, in draw order
+    costs: list[float] | None = field(default=None, repr=False)  # mean cost per request at each point, if known
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,7 +104,12 @@ class TwoModelCurve:
         }
 
 
-def _curve(name: str, curve: PGRCurve, resamples: Sequence[Sequence[float]]) -> TwoModelCurve:
+def _curve(
+    name: str,
+    curve: PGRCurve,
+    resamples: Sequence[Sequence[float]],
+    costs: tuple[list[float], list[float]] | None = None,
+) -> TwoModelCurve:
     points = curve.points()
     apgrs: list[float | None] = []
     cpt50s: list[float] = []
@@ -129,6 +135,7 @@ def _curve(name: str, curve: PGRCurve, resamples: Sequence[Sequence[float]]) -> 
         cpt80_ci=percentile_interval(cpt80s),
         points=points,
         apgr_samples=apgrs,
+        costs=None if costs is None else curve.costs(*costs),
     )
 
 
@@ -242,13 +249,16 @@ def two_model_report(
     strong_q = [row.scores[strong] for row in rows]
     weak_q = [row.scores[weak] for row in rows]
     draws = resample_weights(len(rows), resamples, seed) if resamples > 0 else []
+    costs = None
+    if all(row.cost.get(strong) is not None and row.cost.get(weak) is not None for row in rows):
+        costs = ([float(row.cost[strong] or 0.0) for row in rows], [float(row.cost[weak] or 0.0) for row in rows])
     router = None
     if router_scores is not None:
-        router = _curve(router_name, PGRCurve(router_scores, strong_q, weak_q), draws)
+        router = _curve(router_name, PGRCurve(router_scores, strong_q, weak_q), draws, costs)
     baselines = {
-        "random": _curve("random", PGRCurve(random_scores(rows), strong_q, weak_q), draws),
-        "oracle": _curve("oracle", PGRCurve(oracle_scores(rows, strong, weak), strong_q, weak_q), draws),
-        "length": _curve("length", PGRCurve(length_scores(rows), strong_q, weak_q), draws),
+        "random": _curve("random", PGRCurve(random_scores(rows), strong_q, weak_q), draws, costs),
+        "oracle": _curve("oracle", PGRCurve(oracle_scores(rows, strong, weak), strong_q, weak_q), draws, costs),
+        "length": _curve("length", PGRCurve(length_scores(rows), strong_q, weak_q), draws, costs),
     }
     return TwoModelReport(
         data=data,
@@ -446,7 +456,12 @@ def plot(report: TwoModelReport | ManyModelReport, path: str | Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise RuntimeError("plotting needs matplotlib: pip install 'switchpoint[eval]'") from None
-    figure, axes = plt.subplots(figsize=(7, 5), dpi=100)
+    two_panels = isinstance(report, TwoModelReport) and all(
+        c.costs is not None for c in ([report.router] if report.router else []) + list(report.baselines.values())
+    )
+    figure, panels = plt.subplots(1, 2 if two_panels else 1, figsize=(12 if two_panels else 7, 5), dpi=100)
+    every = list(panels) if two_panels else [panels]
+    axes = every[0]
     try:
         if isinstance(report, TwoModelReport):
             curves = ([report.router] if report.router else []) + list(report.baselines.values())
@@ -458,29 +473,51 @@ def plot(report: TwoModelReport | ManyModelReport, path: str | Path) -> None:
                 )
             axes.set_xlabel(f"share of calls to {report.strong.name}")
             axes.set_ylabel("performance gap recovered")
-            axes.set_title(f"{report.data}: {report.strong.name} vs {report.weak.name}")
+            axes.set_title(f"{report.data}: {report.strong.name} vs {report.weak.name}", fontsize=9)
+            if two_panels:
+                _quality_vs_cost(every[1], curves)
         else:
-            for result in ([report.router] if report.router else []) + list(report.baselines.values()):
-                xs = [c * 1000 for c, _ in result.hull]
-                ys = [q for _, q in result.hull]
-                top = max(c for c, _ in report.baselines["zero_router"].points) * 1000
-                if xs and xs[-1] < top:  # the hull stays flat up to the dearest model
-                    xs.append(top)
-                    ys.append(ys[-1])
-                axes.plot(xs, ys, label=f"{result.name} hull (AIQ {result.aiq:.3f})")
-                if result.name not in ("zero_router", "oracle"):
-                    axes.scatter([c * 1000 for c, _ in result.points], [q for _, q in result.points], s=8)
-            for model in report.models:
-                cost = (model.cost or 0.0) * 1000
-                axes.scatter([cost], [model.quality], marker="x", color="black")
-                axes.annotate(model.name.rsplit("/", 1)[-1], (cost, model.quality), fontsize=6)
-            axes.set_xscale("log")
-            axes.set_xlabel("mean cost, USD per 1k requests")
-            axes.set_ylabel("mean quality")
-            axes.set_title(f"{report.data}: quality vs cost")
-        axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8)
+            _many_model_axes(axes, report)
+        for panel in every:
+            panel.grid(True, alpha=0.3)
+            panel.legend(fontsize=8)
         figure.tight_layout()
         figure.savefig(str(path), format="png")
     finally:
         plt.close(figure)
+
+
+def _quality_vs_cost(axes: Any, curves: Sequence[TwoModelCurve]) -> None:
+    """Mean quality vs mean cost along each two-model sweep, with the router's non-decreasing hull."""
+    for curve in curves:
+        costs = [c * 1000 for c in curve.costs or []]
+        line = axes.plot(costs, [p.quality for p in curve.points], label=curve.name, linewidth=1)
+        if curve.name not in ("random", "oracle", "length"):
+            hull = nondecreasing_hull(list(zip(costs, [p.quality for p in curve.points], strict=True)))
+            axes.plot(
+                [c for c, _ in hull], [q for _, q in hull], linestyle="--", color=line[0].get_color(), label="its hull"
+            )
+    axes.set_xlabel("mean cost, USD per 1k requests")
+    axes.set_ylabel("mean quality")
+    axes.set_title("quality vs cost", fontsize=9)
+
+
+def _many_model_axes(axes: Any, report: ManyModelReport) -> None:
+    for result in ([report.router] if report.router else []) + list(report.baselines.values()):
+        xs = [c * 1000 for c, _ in result.hull]
+        ys = [q for _, q in result.hull]
+        top = max(c for c, _ in report.baselines["zero_router"].points) * 1000
+        if xs and xs[-1] < top:  # the hull stays flat up to the dearest model
+            xs.append(top)
+            ys.append(ys[-1])
+        axes.plot(xs, ys, label=f"{result.name} hull (AIQ {result.aiq:.3f})")
+        if result.name not in ("zero_router", "oracle"):
+            axes.scatter([c * 1000 for c, _ in result.points], [q for _, q in result.points], s=8)
+    for model in report.models:
+        cost = (model.cost or 0.0) * 1000
+        axes.scatter([cost], [model.quality], marker="x", color="black")
+        axes.annotate(model.name.rsplit("/", 1)[-1], (cost, model.quality), fontsize=6)
+    axes.set_xscale("log")
+    axes.set_xlabel("mean cost, USD per 1k requests")
+    axes.set_ylabel("mean quality")
+    axes.set_title(f"{report.data}: quality vs cost")
