@@ -24,7 +24,7 @@ from switchpoint.routing.learned.train import TrainOptions, train
 
 
 def default_options() -> TrainOptions:
-    return TrainOptions(rank=8, iterations=150, sparse=False, embedding_l2=10.0, group_effects="model")
+    return TrainOptions()  # the defaults are the shipped options
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,3 +111,24 @@ def test_tiny_training_run(featurizer: PromptFeaturizer) -> None:
         assert gain_hard > gain_easy + 0.2, kind
     with pytest.raises(ValueError, match="unknown predictor kind"):
         train("forest", rows, featurizer=featurizer)
+
+
+def test_length_prior_by_hand(featurizer: PromptFeaturizer) -> None:
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import _length_prior
+
+    zeros = [0.0] * featurizer.dims
+    models = _length_prior({"gpt-4-1106-preview": (0.0, zeros), "mistral-7b-chat": (0.0, zeros), "odd": (0.0, zeros)},
+                           featurizer, 0.1)
+    assert models["odd"] == (0.0, zeros)  # no known tier: left as learned
+    predictor = FactorPredictor("mf", featurizer, offset=0.0, models=models, tiers={}, sparse={},
+                                registry=ProfileRegistry(models, []))
+
+    def gap(text: str) -> float:
+        q = predictor.predict(text, ["gpt-4-1106-preview", "mistral-7b-chat"])
+        return math.log(q["gpt-4-1106-preview"] / (1 - q["gpt-4-1106-preview"])) - math.log(
+            q["mistral-7b-chat"] / (1 - q["mistral-7b-chat"]))
+
+    # frontier (rank 3) vs small (rank 0): 3 tier steps x 0.1 logit per doubling, zero at 1 KB (log2 = 10)
+    assert gap("a " * 511 + "a") == pytest.approx(0.0, abs=1e-9)  # 1023 chars: log2(1024) = 10
+    assert gap("a " * 1023 + "a") == pytest.approx(0.3, abs=1e-9)  # 2047 chars: one doubling
