@@ -2,11 +2,11 @@
 
 Trains on the training files only (routerbench_train, routerdc7_train, alpacaeval2; the folder's
 protocol) minus a 10% slice (crc32 of the row id; ``common.held_out``) kept for the artifact's test,
-with the options chosen in RESEARCH.md (by leave-one-task-out validation on the training
-files, never on the evaluation files), then prints the evaluation figures on routellm_mmlu and
-routellm_gsm8k (gpt-4-1106-preview vs Mixtral-8x7B) beside the prompt-length baseline.
+with the options chosen in RESEARCH.md (``TrainOptions``' defaults). Then evaluate it with
 
-    python3 scripts/routing/build_default.py [--out PATH]
+    python3 scripts/routing/build_default.py [--out PATH]          # ~40 s on 2 cores
+    switchpoint eval --router default ../shared/data/routing/routellm_mmlu.jsonl
+    switchpoint eval --router default ../shared/data/routing/routellm_gsm8k.jsonl
 
 Needs numpy and scipy (the ``train`` extra). Deterministic (fixed seed, gzip mtime 0).
 """

@@ -49,8 +49,8 @@ def save_predictor(predictor: QualityPredictor, path: str | Path) -> None:
         })
     else:
         raise TypeError(f"cannot save a predictor of type {type(predictor).__name__}")
-    with gzip.GzipFile(Path(path), "wb", mtime=0) as file:
-        file.write(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    payload = json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    Path(path).write_bytes(gzip.compress(payload, mtime=0))  # no file name or time in the header
 
 
 def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPredictor:
