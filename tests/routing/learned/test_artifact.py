@@ -132,3 +132,26 @@ def test_length_prior_by_hand(featurizer: PromptFeaturizer) -> None:
     # frontier (rank 3) vs small (rank 0): 3 tier steps x 0.1 logit per doubling, zero at 1 KB (log2 = 10)
     assert gap("a " * 511 + "a") == pytest.approx(0.0, abs=1e-9)  # 1023 chars: log2(1024) = 10
     assert gap("a " * 1023 + "a") == pytest.approx(0.3, abs=1e-9)  # 2047 chars: one doubling
+
+
+def test_common_scale_by_hand() -> None:
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import _common_scale
+
+    levels = {
+        "gpt-4-1106-preview": {"anchor": 2.0},
+        "mixtral-8x7b": {"anchor": 1.0, "judge": -1.0},  # shared: the judge's scale is 2 lower
+        "alpaca-7b": {"judge": -3.0},
+        "mistral-7b-chat": {"anchor": 0.0},
+        "zephyr-7b-beta": {"island": 5.0},  # no model in common: placed by tier (small -> 0.0 on the anchor)
+    }
+    assert _common_scale(levels, "anchor") == {"anchor": 0.0, "judge": 2.0, "island": -5.0}
+
+
+def test_shipped_default_ranks_tiers() -> None:
+    predictor = load_predictor("default")
+    prompt = "Write a Python function that merges two sorted lists in linear time, and explain its complexity."
+    q = predictor.predict(prompt, ["gpt-4o", "tier:large", "mistral-7b-instruct", "acme-7b-chat"])
+    assert q["gpt-4o"] > q["tier:large"] > q["mistral-7b-instruct"]
+    # by size to the small tier, whose one member measured on the anchor (RouterBench) is mistral-7b-chat
+    assert q["acme-7b-chat"] == q["mistral-7b-instruct"]

@@ -72,6 +72,8 @@ class TrainOptions:
     min_sparse_count: int = 5
     max_sparse: int = 20000
     source_weights: Mapping[str, float] = field(default_factory=_default_source_weights)
+    anchor_source: str = "routerbench_slices"  # the dataset whose scale the others are aligned to
+    prefer_anchor: bool = False  # a model measured on the anchor takes its bias from there alone
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
@@ -188,6 +190,60 @@ def _train_knn(data: TrainingData, featurizer: PromptFeaturizer, options: TrainO
         featurizer, vectors=[[round(x, 4) for x in data.features[i].dense[:dims]] for i in keep],
         outcomes=outcomes, k=options.knn_k, shrink=options.knn_shrink,
         registry=ProfileRegistry(data.models, tiers), meta={"tier_members": tiers, "prototypes": len(keep)})
+
+
+def _levels(data: TrainingData, params: Mapping[str, Any], dense: Mapping[int, Any], x: Any, pw: Any,
+            pairs: tuple[Any, Any, Any], sources: Sequence[str]) -> tuple[dict[str, dict[str, float]],
+                                                                         dict[str, dict[str, float]]]:
+    """Per model and source: the bias with the source's group effects folded in (``parts``), and the
+    model's mean logit over the source's prompts (``levels``: ``parts`` plus the mean dense term)."""
+    import numpy as np
+
+    pi, pm, pg = pairs
+    source_of_pair = np.asarray(data.sources)[pi]
+    parts: dict[str, dict[str, float]] = {}
+    levels: dict[str, dict[str, float]] = {}
+    for m, name in enumerate(data.models):
+        for source in sources:
+            mask = (pm == m) & (source_of_pair == source)
+            if not mask.any():
+                continue
+            total = pw[mask].sum()
+            weight = pw[mask] / total if total > 0 else np.full(int(mask.sum()), 1.0 / mask.sum())
+            part = float(params["b"][m] + np.sum(weight * (params["cg"][pg[mask]] + params["cgm"][pg[mask], m])))
+            parts.setdefault(name, {})[source] = part
+            levels.setdefault(name, {})[source] = part + float(np.sum(weight * (x[pi[mask]] @ dense[m])))
+    return parts, levels
+
+
+def _common_scale(levels: Mapping[str, Mapping[str, float]], anchor: str) -> dict[str, float]:
+    """The shift that puts each source's logit levels on the anchor source's scale.
+
+    Sources with disjoint model sets (RouterDC's 7B models appear nowhere else) have levels that are
+    not comparable: each dataset has its own difficulty and label scale. A source is shifted by the
+    mean level difference of the models it shares with the anchor; a source sharing none is placed by
+    its models' tiers (shifted so that each of its models sits, on average, at its tier's mean on the
+    anchor scale). Without this, tier means would mix scales (a "small" tier above "frontier").
+    The anchor is ``anchor`` when present, else the source with the most models."""
+    sources = {s for per in levels.values() for s in per}
+    if anchor not in sources:
+        anchor = max(sorted(sources), key=lambda s: sum(s in per for per in levels.values()))
+    shift = {anchor: 0.0}
+    base = {m: per[anchor] for m, per in levels.items() if anchor in per}
+    tier_level: dict[str, list[float]] = {}
+    for m, level in base.items():
+        tier = _tier_of(m)
+        if tier is not None:
+            tier_level.setdefault(tier, []).append(level)
+    for source in sorted(sources - {anchor}):
+        shared = [base[m] - per[source] for m, per in levels.items() if source in per and m in base]
+        if shared:
+            shift[source] = sum(shared) / len(shared)
+            continue
+        placed = [sum(tier_level[t]) / len(tier_level[t]) - per[source] for m, per in levels.items()
+                  if source in per and (t := _tier_of(m)) is not None and t in tier_level]
+        shift[source] = sum(placed) / len(placed) if placed else 0.0
+    return shift
 
 
 TIER_RANK = {"small": 0.0, "medium": 1.0, "large": 2.0, "frontier": 3.0}
@@ -320,17 +376,25 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
         if progress and step % 100 == 0:
             loss = -np.sum(pw * (py * np.log(prob + 1e-12) + (1 - py) * np.log(1 - prob + 1e-12)))
             progress(f"step {step}: loss {loss:.4f}")
-    # serving: group effects replaced by their means over the training outcomes
-    offset = float(np.sum(pw * params["cg"][pg]))
+    # serving: one bias per model on a common scale (see _common_scale), group effects folded in
+    dense = {m: params["u"] + params["P"].T @ params["Z"][m] for m in range(len(data.models))}
+    parts, levels = _levels(data, params, dense, x, pw, (pi, pm, pg), names)
+    shift = _common_scale(levels, options.anchor_source)
+    offset = 0.0
     models: dict[str, tuple[float, list[float]]] = {}
     for m, name in enumerate(data.models):
-        mask = pm == m
-        effect = float(np.sum(pw[mask] * params["cgm"][pg[mask], m]) / max(np.sum(pw[mask]), 1e-12))
-        w = params["u"] + params["P"].T @ params["Z"][m]
-        models[name] = (float(params["b"][m]) + effect, [round(float(v), 6) for v in w])
+        per = parts[name]
+        if options.prefer_anchor and options.anchor_source in per:  # the best-measured scale, when there
+            per = {options.anchor_source: per[options.anchor_source]}
+        bias = sum(level + shift[source] for source, level in per.items()) / len(per)
+        models[name] = (bias, [round(float(v), 6) for v in dense[m]])
     if options.length_prior:
         models = _length_prior(models, featurizer, options.length_prior)
-    tier_members = _tiers(data.models)
+    # a tier's parameters: the mean of its members measured on the anchor source (accuracy labels on
+    # a common task set) where it has any, else of all its members
+    anchored = {m for m, per in levels.items() if options.anchor_source in per}
+    tier_members = {tier: [m for m in members if m in anchored] or members
+                    for tier, members in _tiers(data.models).items()}
     tiers = {
         tier: (float(np.mean([models[m][0] for m in members])),
                [round(float(v), 6) for v in np.mean([models[m][1] for m in members], axis=0)])
