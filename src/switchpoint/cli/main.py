@@ -1,4 +1,4 @@
-"""``switchpoint serve | config check | stats | routes | --version``."""
+"""``switchpoint serve | config check | stats | routes | cascade | train | eval | calibrate | --version``."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     from switchpoint.cli import cascade
 
     cascade.add_parser(commands)
+    from switchpoint.cli import routing
+
+    routing.add_parsers(commands)
     return parser
 
 
@@ -62,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from switchpoint.cli import cascade
 
         return cascade.run(args)
+    if args.command in ("train", "eval", "calibrate"):
+        from switchpoint.cli import routing
+
+        return routing.run(args)
     parser.print_help()
     return 2
 

@@ -1,0 +1,407 @@
+"""``switchpoint train | eval | calibrate``: train a router, evaluate it offline against the baselines, and
+calibrate its threshold or λ for a target (see ``docs/routing.md``, section "Evaluation toolkit").
+
+Usage problems (missing file, unknown model or router, bad arguments) print ``switchpoint: <message>`` to stderr
+and exit with status 2. Progress goes to stderr; the report to stdout; with ``--json`` the last stdout line is one
+JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = ["COMMANDS", "add_parsers", "run"]
+
+COMMANDS = ("train", "eval", "calibrate")
+
+
+def add_parsers(commands: Any) -> None:
+    """Register ``train``, ``eval`` and ``calibrate`` on the CLI's subcommands."""
+    train = commands.add_parser("train", help="train a router on routing-quality data (JSONL)")
+    train.add_argument("data", nargs="+", metavar="DATA.jsonl", help="training rows: prompt, scores, cost")
+    train.add_argument("--router", required=True, metavar="KIND", help="router kind: length or a learned kind (mf, …)")
+    train.add_argument("--out", required=True, metavar="PATH", help="where to write the router artifact")
+
+    evaluate = commands.add_parser(
+        "eval", help="evaluate a router offline: APGR/CPT (two models) or AIQ (many), next to the baselines"
+    )
+    evaluate.add_argument("data", nargs="+", metavar="TEST.jsonl", help="evaluation rows")
+    _router_arguments(evaluate)
+    evaluate.add_argument(
+        "--folds", type=int, metavar="K", help="K-fold cross-validation on the test rows (pooled predictions)"
+    )
+    evaluate.add_argument(
+        "--bootstrap", type=int, default=200, metavar="N", help="bootstrap resamples for the 95%% intervals (200)"
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the resamples and folds (0)")
+    evaluate.add_argument("--json", action="store_true", help="end with one JSON object on the last stdout line")
+    evaluate.add_argument("--plot", metavar="FILE.png", help="draw the cost-quality curves (needs the [eval] extra)")
+
+    calibrate = commands.add_parser(
+        "calibrate", help="set a router's threshold (two models) or λ (many) for a target share or cost"
+    )
+    calibrate.add_argument("data", nargs="+", metavar="REF.jsonl", help="reference rows (representative prompts)")
+    _router_arguments(calibrate)
+    target = calibrate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--strong-share", type=float, metavar="X", help="share of calls to the strong model, 0..1")
+    target.add_argument("--cost-per-1k", type=float, metavar="USD", help="mean cost per 1000 requests, USD")
+    calibrate.add_argument("--out", metavar="FILE", help="also write the result (JSON) to FILE")
+    calibrate.add_argument("--json", action="store_true", help="end with one JSON object on the last stdout line")
+
+
+def _router_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--router",
+        default="default",
+        metavar="KIND|PATH|default|none",
+        help="a router kind (trained on --train), an artifact path, 'default' (the recommended kind: trained on "
+        "--train if given, else the shipped artifact) or 'none' (baselines only). Default: default",
+    )
+    parser.add_argument("--train", nargs="+", metavar="DATA.jsonl", help="train the router on these files first")
+    parser.add_argument("--strong", metavar="MODEL", help="strong model (two-model mode; with --weak)")
+    parser.add_argument("--weak", metavar="MODEL", help="weak model (two-model mode; with --strong)")
+    parser.add_argument("--models", metavar="M1,M2,...|all", help="candidate models; 3+ with costs give AIQ")
+
+
+class _Usage(Exception):
+    """A usage problem: printed as ``switchpoint: message``, exit status 2."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from switchpoint.routing.evaluation.data import DataError
+    from switchpoint.routing.evaluation.routers import EvaluationError
+
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "eval":
+            return _eval(args)
+        return _calibrate(args)
+    except (_Usage, DataError, EvaluationError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"switchpoint: {message}", file=sys.stderr)
+        return 2
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from switchpoint.routing.evaluation.data import load_rows
+    from switchpoint.routing.evaluation.routers import DEFAULT_KIND, save_router, train_router
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise _Usage(f"--out: no such directory {out.parent}")
+    rows = load_rows(*args.data)
+    kind = DEFAULT_KIND if args.router == "default" else args.router
+    _progress(f"training {kind} on {len(rows)} rows from {len(args.data)} file(s)")
+    router = train_router(kind, rows, _progress)
+    save_router(router, out)
+    print(f"wrote {kind} router to {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- shared
+
+
+def _named_models(args: argparse.Namespace, known: list[str]) -> tuple[list[str], bool]:
+    """The models the arguments name (resolved against the data), and whether they are an explicit strong/weak."""
+    from switchpoint.routing.evaluation.data import resolve_model
+
+    if (args.strong is None) != (args.weak is None):
+        raise _Usage("--strong and --weak go together")
+    if args.strong is not None and args.models is not None:
+        raise _Usage("give either --strong/--weak or --models, not both")
+    if args.strong is not None:
+        models = [resolve_model(args.strong, known), resolve_model(args.weak, known)]
+        if models[0] == models[1]:
+            raise _Usage("--strong and --weak name the same model")
+        return models, True
+    if args.models is None or args.models == "all":
+        models = known
+    else:
+        names = [name.strip() for name in args.models.split(",") if name.strip()]
+        models = list(dict.fromkeys(resolve_model(name, known) for name in names))
+    if len(models) < 2:
+        raise _Usage(f"need at least two models; the data has {', '.join(known)}")
+    return models, False
+
+
+def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str]:
+    """The models with costs, for AIQ. Models listed by name must all have costs; from "all", the others are left
+    out (said on stderr)."""
+    costed = [m for m in models if any(row.cost.get(m) is not None for row in rows)]
+    missing = [m for m in models if m not in costed]
+    if missing and listed:
+        raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")
+    if missing:
+        _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)})")
+    if len(costed) < 2:
+        raise _Usage("AIQ needs at least two models with costs; compare two models with --strong and --weak")
+    return costed
+
+
+class _Setup:
+    """Rows, the models to compare and how to get the router's predictions, from the common arguments."""
+
+    def __init__(self, args: argparse.Namespace, *, folds: int | None = None) -> None:
+        from switchpoint.routing.evaluation.data import load_rows, mean_score, models_in, rows_with
+
+        self.data_name = ", ".join(Path(p).name for p in args.data)
+        rows = load_rows(*args.data)
+        if not rows:
+            raise _Usage(f"{self.data_name}: no rows")
+        models, explicit_pair = _named_models(args, models_in(rows))
+        self.two_model = len(models) == 2
+        if not self.two_model:
+            models = _costed(models, rows, listed=args.models not in (None, "all"))
+            self.two_model = len(models) == 2
+        self.rows = rows_with(rows, models, need_cost=not self.two_model)
+        if not self.rows:
+            raise _Usage(f"{self.data_name}: no row has a score (and cost) for every one of {', '.join(models)}")
+        if len(self.rows) < len(rows):
+            _progress(f"using {len(self.rows)} of {len(rows)} rows: the others lack a score or cost of some model")
+        if self.two_model and not explicit_pair:
+            models = sorted(models, key=lambda m: mean_score(self.rows, m), reverse=True)
+        self.models = models
+        self.train_rows = load_rows(*args.train) if args.train else []
+        self.folds = folds
+        self.router_ref: str = args.router
+        self.seed: int = getattr(args, "seed", 0)
+        self._loaded = ""  # name of the loaded router, once loaded
+        self._check_protocol(args)
+
+    def _check_protocol(self, args: argparse.Namespace) -> None:
+        if not args.train:
+            return
+        tested = {Path(p).resolve() for p in args.data}
+        overlap = [p for p in args.train if Path(p).resolve() in tested]
+        if overlap:
+            _progress(f"warning: training on the evaluation file(s) {', '.join(overlap)}: the figures are in-sample")
+
+    @property
+    def strong(self) -> str:
+        return self.models[0]
+
+    @property
+    def weak(self) -> str:
+        return self.models[1]
+
+    def _kind(self) -> str | None:
+        from switchpoint.routing.evaluation.routers import DEFAULT_KIND, LENGTH, learned_kinds
+
+        ref = self.router_ref
+        if ref == "default":
+            return DEFAULT_KIND
+        if ref == LENGTH or ref in learned_kinds():
+            return ref
+        return None
+
+    def router_name(self) -> str:
+        kind = self._kind()
+        if self.folds:
+            return f"{kind} ({self.folds}-fold)"
+        if self.train_rows:
+            return f"{kind} (trained)"
+        if self.router_ref == "default":
+            return f"default artifact ({self._loaded})" if self._loaded else "default artifact"
+        if kind is None:
+            name = Path(self.router_ref).name
+            return f"{name} ({self._loaded})" if self._loaded and self._loaded != name else name
+        return kind
+
+    def protocol(self) -> str:
+        """How the router's figures were obtained, in words (a k-fold figure is in-distribution)."""
+        if self.router_ref == "none":
+            return "baselines only"
+        if self._kind() == "length" or self._loaded == "length":
+            return "no training (the prompt-length router), evaluated on these rows"
+        if self.folds:
+            extra = f" plus {len(self.train_rows)} rows of --train" if self.train_rows else ""
+            return (
+                f"in-distribution: {self.folds}-fold cross-validation on these rows{extra} "
+                "(trained on the other folds, pooled held-out predictions)"
+            )
+        if self.train_rows:
+            return f"trained on {len(self.train_rows)} rows of --train, evaluated on these rows"
+        return "pre-trained artifact, evaluated on these rows"
+
+    def predictions(self, what: str) -> list[Any] | None:
+        """The router's two-model scores (``what="scores"``) or per-model qualities (``"qualities"``)."""
+        from switchpoint.routing.evaluation.routers import (
+            LENGTH,
+            EvalRouter,
+            cross_validated,
+            load_router,
+            train_router,
+        )
+
+        if self.router_ref == "none":
+            if self.folds:
+                raise _Usage("--folds needs a router")
+            return None
+
+        def predict(router: EvalRouter, rows: Sequence[Any]) -> Sequence[Any]:
+            if what == "scores":
+                return router.two_model_scores(rows, self.strong, self.weak)
+            return router.qualities(rows, self.models)
+
+        kind = self._kind()
+        if self.folds:
+            if kind is None:
+                raise _Usage("--folds trains a router kind on the other folds: give --router KIND or default")
+            return cross_validated(
+                kind, self.rows, self.folds, predict, extra_train=self.train_rows, seed=self.seed, progress=_progress
+            )
+        if self.train_rows:
+            if kind is None:
+                raise _Usage("--train needs a router kind (--router KIND or default), not an artifact path")
+            _progress(f"training {kind} on {len(self.train_rows)} rows")
+            router = train_router(kind, self.train_rows, _progress)
+        else:
+            router = load_router(LENGTH if kind == LENGTH else self.router_ref)
+            self._loaded = router.name
+        _progress(f"predicting {len(self.rows)} prompts with {router.name}")
+        return list(predict(router, self.rows))
+
+
+def _last_line_json(obj: Any) -> None:
+    print(orjson.dumps(obj).decode())
+
+
+# ---------------------------------------------------------------------------------------------------- eval
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from switchpoint.routing.evaluation.report import many_model_report, plot, two_model_report
+
+    if args.folds is not None and args.folds < 2:
+        raise _Usage("--folds needs at least 2")
+    if args.bootstrap < 0:
+        raise _Usage("--bootstrap must be >= 0")
+    if args.plot:
+        _check_plot_target(args.plot)
+    setup = _Setup(args, folds=args.folds)
+    report: Any
+    if setup.two_model:
+        scores = setup.predictions("scores")
+        report = two_model_report(
+            setup.rows,
+            setup.strong,
+            setup.weak,
+            scores,
+            router_name=setup.router_name(),
+            data=setup.data_name,
+            resamples=args.bootstrap,
+            seed=args.seed,
+        )
+    else:
+        qualities = setup.predictions("qualities")
+        report = many_model_report(
+            setup.rows,
+            setup.models,
+            qualities,
+            router_name=setup.router_name(),
+            data=setup.data_name,
+            resamples=args.bootstrap,
+            seed=args.seed,
+        )
+    protocol = setup.protocol()
+    print(report.text())
+    print(f"\nprotocol: {protocol}")
+    if args.plot:
+        try:
+            plot(report, args.plot)
+        except RuntimeError as exc:
+            raise _Usage(str(exc)) from None
+        _progress(f"wrote {args.plot}")
+    if args.json:
+        _last_line_json({**report.to_dict(), "protocol": protocol})
+    return 0
+
+
+def _check_plot_target(path: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise _Usage("--plot needs matplotlib: pip install 'switchpoint[eval]'")
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise _Usage(f"--plot: no such directory {parent}")
+
+
+# ---------------------------------------------------------------------------------------------------- calibrate
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from switchpoint.routing.evaluation.calibration import lambda_for_cost, threshold_for_cost, threshold_for_share
+
+    if args.strong_share is not None and not 0.0 <= args.strong_share <= 1.0:
+        raise _Usage("--strong-share must be within 0..1")
+    if args.cost_per_1k is not None and not (math.isfinite(args.cost_per_1k) and args.cost_per_1k > 0):
+        raise _Usage("--cost-per-1k must be a positive number of USD")
+    if args.router == "none":
+        raise _Usage("calibrate needs a router")
+    setup = _Setup(args)
+    rows = setup.rows
+    try:
+        if setup.two_model:
+            scores = setup.predictions("scores")
+            assert scores is not None
+            strong_q = [r.scores[setup.strong] for r in rows]
+            weak_q = [r.scores[setup.weak] for r in rows]
+            costs = [[r.cost.get(m) for r in rows] for m in (setup.strong, setup.weak)]
+            known = all(c is not None for column in costs for c in column)
+            strong_cost = [float(c or 0.0) for c in costs[0]] if known else None
+            weak_cost = [float(c or 0.0) for c in costs[1]] if known else None
+            if args.strong_share is not None:
+                result = threshold_for_share(scores, args.strong_share, strong_q, weak_q, strong_cost, weak_cost)
+            else:
+                if strong_cost is None or weak_cost is None:
+                    raise _Usage("--cost-per-1k needs costs for both models on every reference row")
+                result = threshold_for_cost(scores, args.cost_per_1k, strong_q, weak_q, strong_cost, weak_cost)
+        else:
+            if args.strong_share is not None:
+                raise _Usage("--strong-share needs two models (--strong/--weak); for many models use --cost-per-1k")
+            qualities = setup.predictions("qualities")
+            assert qualities is not None
+            true = [{m: r.scores[m] for m in setup.models} for r in rows]
+            cost = [{m: float(r.cost[m] or 0.0) for m in setup.models} for r in rows]
+            result = lambda_for_cost(qualities, true, cost, args.cost_per_1k)
+    except ValueError as exc:
+        raise _Usage(str(exc)) from None
+    target = {"strong_share": args.strong_share} if args.strong_share is not None else {"cost_per_1k": args.cost_per_1k}
+    out = {
+        "router": setup.router_name(),
+        "data": setup.data_name,
+        "prompts": len(rows),
+        "models": setup.models,
+        "target": target,
+        "objective": {result.setting: result.value},
+        "achieved": {"strong_share": result.strong_share, "cost_per_1k": result.cost_per_1k, "quality": result.quality},
+    }
+    lines = [f"{setup.router_name()} on {setup.data_name} ({len(rows)} prompts): {result.setting} = {result.value:.6g}"]
+    if result.strong_share is not None:
+        lines.append(f"  strong-call share {result.strong_share:.1%} ({setup.strong} vs {setup.weak})")
+    if result.cost_per_1k is not None:
+        lines.append(f"  cost ${result.cost_per_1k:.4f} per 1k requests")
+    lines.append(f"  mean quality {result.quality:.4f}")
+    print("\n".join(lines))
+    if args.out:
+        try:
+            Path(args.out).write_bytes(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+        except OSError as exc:
+            raise _Usage(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        _progress(f"wrote {args.out}")
+    if args.json:
+        _last_line_json(out)
+    return 0

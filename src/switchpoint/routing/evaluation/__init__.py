@@ -1,0 +1,1 @@
+"""Offline evaluation of routers: data loading, metrics (APGR, CPT, AIQ), baselines, bootstrap intervals, reports."""

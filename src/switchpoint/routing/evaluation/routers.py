@@ -1,0 +1,203 @@
+"""Routers as the evaluation sees them: something that scores prompts for two models, or predicts each model's
+quality for the λ sweep. Two sources:
+
+* ``length``: the prompt-length baseline as a router kind (score = prompt length in characters; no training,
+  two models only). It makes ``switchpoint train/eval/calibrate`` work end to end with no learned model.
+* the learned quality predictors of :mod:`switchpoint.routing.learned` (kinds ``mf``, ``linear``, ``knn``):
+  trained with its ``train(kind, rows)``, saved/loaded as its artifacts (``"default"`` = the shipped one).
+
+For two models a predictor's score is q̂(strong) − q̂(weak): the predicted gain of the strong model.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from switchpoint.routing.evaluation.baselines import length_scores
+from switchpoint.routing.evaluation.data import RoutingRow
+
+if TYPE_CHECKING:
+    from switchpoint.routing.learned.predictors import QualityPredictor
+
+__all__ = [
+    "DEFAULT_KIND",
+    "LENGTH",
+    "EvaluationError",
+    "EvalRouter",
+    "LengthRouter",
+    "PredictorRouter",
+    "cross_validated",
+    "learned_kinds",
+    "load_router",
+    "save_router",
+    "train_router",
+]
+
+LENGTH = "length"
+DEFAULT_KIND = "mf"  # the recommended learned kind (the shipped artifact's)
+_LENGTH_FORMAT = "switchpoint-length-router"
+
+Progress = Callable[[str], None]
+
+
+class EvaluationError(ValueError):
+    """A usage problem: unknown router, missing training data, a router that cannot do what was asked."""
+
+
+class EvalRouter(Protocol):
+    name: str
+
+    def two_model_scores(self, rows: Sequence[RoutingRow], strong: str, weak: str) -> list[float]:
+        """One score per row; higher = send to the strong model."""
+        ...
+
+    def qualities(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> list[dict[str, float]]:
+        """Predicted quality of each model on each row."""
+        ...
+
+
+class LengthRouter:
+    """The prompt-length baseline as a router: longer prompts go to the strong model."""
+
+    name = LENGTH
+
+    def two_model_scores(self, rows: Sequence[RoutingRow], strong: str, weak: str) -> list[float]:
+        return length_scores(rows)
+
+    def qualities(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> list[dict[str, float]]:
+        raise EvaluationError(
+            "the length router only ranks prompts for two models; for AIQ over many models use a learned router"
+        )
+
+
+class PredictorRouter:
+    """A learned quality predictor (``switchpoint.routing.learned``)."""
+
+    def __init__(self, predictor: QualityPredictor, name: str) -> None:
+        self.predictor = predictor
+        self.name = name
+
+    def qualities(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> list[dict[str, float]]:
+        try:
+            return [dict(self.predictor.predict(row.prompt, list(models))) for row in rows]
+        except KeyError as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            raise EvaluationError(f"router {self.name}: {message}") from None
+
+    def two_model_scores(self, rows: Sequence[RoutingRow], strong: str, weak: str) -> list[float]:
+        return [q[strong] - q[weak] for q in self.qualities(rows, [strong, weak])]
+
+
+def learned_kinds() -> tuple[str, ...]:
+    """The learned router kinds (``switchpoint.routing.learned.train.KINDS``)."""
+    from switchpoint.routing.learned.train import KINDS
+
+    return tuple(KINDS)
+
+
+def train_router(kind: str, rows: Sequence[RoutingRow], progress: Progress | None = None) -> EvalRouter:
+    """Train a router of ``kind`` (``length`` or a learned kind) on ``rows``."""
+    if kind == LENGTH:
+        return LengthRouter()
+    kinds = learned_kinds()
+    if kind not in kinds:
+        known = ", ".join((LENGTH, *kinds))
+        raise EvaluationError(f"unknown router kind {kind!r}: expected one of {known}")
+    if not rows:
+        raise EvaluationError("no training rows")
+    from switchpoint.routing.learned.train import train
+
+    try:
+        predictor = train(kind, [row.as_dict() for row in rows], progress=progress)
+    except ImportError as exc:  # numpy for training lives in an optional extra
+        raise EvaluationError(f"training a {kind} router needs the training extra: {exc}") from None
+    except ValueError as exc:
+        raise EvaluationError(f"cannot train a {kind} router on these rows: {exc}") from None
+    return PredictorRouter(predictor, kind)
+
+
+def save_router(router: EvalRouter, path: str | Path) -> None:
+    """Write the router's artifact: a small JSON file for ``length``, the learned artifact otherwise."""
+    target = Path(path)
+    try:
+        if isinstance(router, LengthRouter):
+            target.write_text(json.dumps({"format": _LENGTH_FORMAT, "kind": LENGTH}) + "\n")
+            return
+        if not isinstance(router, PredictorRouter):
+            raise EvaluationError(f"cannot save router {router.name}")
+        from switchpoint.routing.learned.artifact import save_predictor
+
+        save_predictor(router.predictor, target)
+    except OSError as exc:
+        raise EvaluationError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _is_length_artifact(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(200)
+        data = json.loads(head) if len(head) < 200 else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, Mapping) and data.get("format") == _LENGTH_FORMAT
+
+
+def load_router(ref: str) -> EvalRouter:
+    """``length``, ``default`` (the shipped learned artifact) or a path written by ``switchpoint train``."""
+    if ref == LENGTH:
+        return LengthRouter()
+    if ref != "default":
+        path = Path(ref)
+        if not path.exists():
+            kinds = learned_kinds()
+            if ref in kinds:
+                raise EvaluationError(
+                    f"router kind {ref!r} must be trained first: give --train DATA.jsonl or --folds K"
+                )
+            raise EvaluationError(f"no router {ref!r}: not a router kind ({', '.join((LENGTH, *kinds))}) nor a file")
+        if _is_length_artifact(path):
+            return LengthRouter()
+    from switchpoint.routing.learned.artifact import load_predictor
+
+    try:
+        predictor = load_predictor(ref)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EvaluationError(f"cannot load router {ref!r}: {exc}") from None
+    return PredictorRouter(predictor, predictor.kind if ref == "default" else Path(ref).name)
+
+
+def cross_validated(
+    kind: str,
+    rows: Sequence[RoutingRow],
+    folds: int,
+    predict: Callable[[EvalRouter, Sequence[RoutingRow]], Sequence[Any]],
+    *,
+    extra_train: Sequence[RoutingRow] = (),
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[Any]:
+    """K-fold cross-validation: for each fold, train ``kind`` on the other folds (plus ``extra_train``) and
+    ``predict`` the held-out rows; the outputs are pooled back in row order."""
+    if folds < 2:
+        raise EvaluationError("--folds needs at least 2 folds")
+    if folds > len(rows):
+        raise EvaluationError(f"{folds} folds for {len(rows)} rows")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    fold_of = [0] * len(rows)
+    for position, index in enumerate(order):
+        fold_of[index] = position % folds
+    out: list[Any] = [None] * len(rows)
+    for fold in range(folds):
+        held = [i for i in range(len(rows)) if fold_of[i] == fold]
+        train_rows = [*extra_train, *(rows[i] for i in range(len(rows)) if fold_of[i] != fold)]
+        if progress:
+            progress(f"fold {fold + 1}/{folds}: training {kind} on {len(train_rows)} rows, predicting {len(held)}")
+        router = train_router(kind, train_rows, progress)
+        for i, value in zip(held, predict(router, [rows[i] for i in held]), strict=True):
+            out[i] = value
+    return out

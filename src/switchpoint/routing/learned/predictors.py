@@ -1,0 +1,160 @@
+"""Quality predictors: q̂(prompt, model) in [0, 1], served in pure Python.
+
+Two families share the :class:`QualityPredictor` protocol:
+
+- :class:`FactorPredictor` (kinds ``"mf"`` and ``"linear"``): a logistic model per candidate,
+  ``q̂ = σ(b_m + w_m · x + v · s / sqrt(|s|))`` over the dense features ``x`` and a shared weight
+  ``v`` on the sparse text features ``s`` (see ``features.py``). For ``"mf"`` the dense weight is
+  factored, ``w_m = u + Pᵀ z_m``: a shared difficulty direction ``u`` plus a low-rank model
+  vector ``z_m`` (matrix factorisation), so a model with few labels borrows strength from the
+  others. ``"linear"`` fits ``w_m`` per model with no factorisation. The weights are folded into
+  one vector per model at load time, so a prediction is one dot product per candidate.
+- :class:`KNNPredictor` (kind ``"knn"``): the similarity-weighted mean outcome of the nearest
+  training prompts (embedding cosine), shrunk towards the model's mean.
+
+A name unknown to training is resolved through :class:`~.profiles.ProfileRegistry` to a trained
+model (alias) or to a tier, whose parameters are the mean of its trained members.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from switchpoint.routing.learned.features import PromptFeaturizer
+from switchpoint.routing.learned.profiles import ProfileRegistry, Resolution
+
+__all__ = ["FactorPredictor", "KNNPredictor", "QualityPredictor"]
+
+
+@runtime_checkable
+class QualityPredictor(Protocol):
+    kind: str
+
+    def models(self) -> Sequence[str]:
+        """The trained models (canonical names) it knows."""
+        ...
+
+    def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
+        """q̂ in [0, 1] for each named model (names as given); unknown and unresolvable → KeyError."""
+        ...
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class FactorPredictor:
+    """Logistic quality model per candidate (kinds ``mf`` and ``linear``; see the module docstring)."""
+
+    def __init__(self, kind: str, featurizer: PromptFeaturizer, *, offset: float,
+                 models: Mapping[str, tuple[float, Sequence[float]]],
+                 tiers: Mapping[str, tuple[float, Sequence[float]]],
+                 sparse: Mapping[str, float], registry: ProfileRegistry,
+                 meta: Mapping[str, Any] | None = None) -> None:
+        dims = featurizer.dims
+        for name, (_, w) in {**models, **tiers}.items():
+            if len(w) != dims:
+                raise ValueError(f"{name}: {len(w)} dense weights, the featurizer gives {dims}")
+        self.kind = kind
+        self.featurizer = featurizer
+        self.offset = offset
+        self._models = {k: (float(b), [float(v) for v in w]) for k, (b, w) in models.items()}
+        self._tiers = {k: (float(b), [float(v) for v in w]) for k, (b, w) in tiers.items()}
+        self.sparse = dict(sparse)
+        self.registry = registry
+        self.meta = dict(meta or {})
+        self._resolved: dict[str, tuple[float, list[float]]] = {}
+
+    def models(self) -> Sequence[str]:
+        return tuple(self._models)
+
+    def resolve(self, name: str) -> Resolution:
+        return self.registry.resolve(name)
+
+    def _params(self, name: str) -> tuple[float, list[float]]:
+        found = self._resolved.get(name)
+        if found is None:
+            how = self.registry.resolve(name)
+            found = self._models[how.model] if how.model is not None else self._tiers[str(how.tier)]
+            if len(self._resolved) < 4096:
+                self._resolved[name] = found
+        return found
+
+    def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
+        params = [self._params(m) for m in models]  # unresolvable names fail before any work
+        features = self.featurizer.features(text)
+        weights = self.sparse
+        shared = sum(weights.get(f, 0.0) for f in features.sparse)
+        if features.sparse:
+            shared /= math.sqrt(len(features.sparse))
+        base = self.offset + shared
+        dense = features.dense
+        return {m: _sigmoid(base + b + sum(map(float.__mul__, w, dense))) for m, (b, w) in zip(models, params,
+                                                                                                 strict=True)}
+
+
+class KNNPredictor:
+    """Nearest training prompts by embedding cosine; q̂ = shrunk similarity-weighted mean outcome."""
+
+    kind = "knn"
+
+    def __init__(self, featurizer: PromptFeaturizer, *, vectors: Sequence[Sequence[float]],
+                 outcomes: Mapping[str, Sequence[float | None]], k: int, shrink: float,
+                 registry: ProfileRegistry, meta: Mapping[str, Any] | None = None) -> None:
+        n = len(vectors)
+        for name, column in outcomes.items():
+            if len(column) != n:
+                raise ValueError(f"{name}: {len(column)} outcomes for {n} prototypes")
+        self.featurizer = featurizer
+        self.vectors = [list(map(float, v)) for v in vectors]
+        self.outcomes = {k: list(v) for k, v in outcomes.items()}
+        self.k = k
+        self.shrink = shrink
+        self.registry = registry
+        self.meta = dict(meta or {})
+        self._means = {m: _mean([v for v in col if v is not None]) for m, col in self.outcomes.items()}
+        self._tiers = dict(self.meta.get("tier_members", {}))
+
+    def models(self) -> Sequence[str]:
+        return tuple(self.outcomes)
+
+    def _columns(self, name: str) -> list[str]:
+        how = self.registry.resolve(name)
+        if how.model is not None:
+            return [how.model]
+        members = [m for m in self._tiers.get(str(how.tier), []) if m in self.outcomes]
+        if not members:
+            raise KeyError(f"tier {how.tier!r} of {name!r} has no trained member in this kNN router")
+        return members
+
+    def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
+        columns = [self._columns(m) for m in models]
+        features = self.featurizer.features(text)
+        query = features.dense[: self.featurizer.embedder.dims]
+        sims = [sum(map(float.__mul__, v, query)) for v in self.vectors]
+        top = heapq.nlargest(self.k, range(len(sims)), key=sims.__getitem__)
+        result: dict[str, float] = {}
+        for name, cols in zip(models, columns, strict=True):
+            values = []
+            for col in cols:
+                outcome = self.outcomes[col]
+                total = weight = 0.0
+                for i in top:
+                    v = outcome[i]
+                    if v is not None:
+                        w = max(sims[i], 0.0)
+                        total += w * v
+                        weight += w
+                values.append((total + self.shrink * self._means[col]) / (weight + self.shrink))
+            result[name] = _mean(values)
+        return result
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

@@ -1,0 +1,262 @@
+"""``switchpoint train | eval | calibrate``: reports, the --json last line, artifacts, plots and usage errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from switchpoint.cli.main import main
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "routing"
+GSM8K = DATA / "routellm_gsm8k.jsonl"
+
+
+def _rows(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.fixture
+def pair_file(tmp_path: Path) -> Path:
+    """Two models; longer prompts are the ones where the strong model helps."""
+    rows: list[dict[str, object]] = []
+    for i in range(40):
+        helps = i >= 25
+        rows.append(
+            {
+                "id": str(i),
+                "prompt": "q" * (5 + i),
+                "scores": {"org/big-model": 1.0, "small-model": 0.0 if helps else 1.0},
+                "cost": {"org/big-model": 0.01, "small-model": 0.001},
+            }
+        )
+    return _rows(tmp_path / "pair.jsonl", rows)
+
+
+@pytest.fixture
+def many_file(tmp_path: Path) -> Path:
+    rows: list[dict[str, object]] = []
+    for i in range(30):
+        rows.append(
+            {
+                "id": str(i),
+                "prompt": f"p{i}",
+                "scores": {"a": 1.0, "b": float(i % 2), "c": float(i % 3 == 0), "d": 0.5},
+                "cost": {"a": 0.01, "b": 0.002, "c": 0.0005, "d": None},
+            }
+        )
+    return _rows(tmp_path / "many.jsonl", rows)
+
+
+def _json_last_line(out: str) -> dict[str, object]:
+    last = out.strip().splitlines()[-1]
+    data = json.loads(last)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_eval_two_models_with_length_router(pair_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(pair_file), "--router", "length", "--bootstrap", "30", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "APGR" in out and "random" in out and "oracle" in out
+    data = _json_last_line(out)
+    assert {"apgr", "cpt50", "cpt80", "aiq", "baselines"} <= set(data)
+    # the length router is the oracle here: every helpful prompt is longer than every other one
+    baselines = data["baselines"]
+    assert isinstance(baselines, dict)
+    assert data["apgr"] == pytest.approx(baselines["oracle"]["apgr"])
+    assert data["aiq"] is None
+    assert data["strong"] == "org/big-model"  # the better model on these rows
+    assert baselines["random"]["apgr"] == pytest.approx(0.5)
+
+
+def test_eval_many_models_reports_aiq_baselines(many_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # d has no cost: "all" keeps the three costed models
+    assert main(["eval", str(many_file), "--router", "none", "--bootstrap", "10", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    assert data["mode"] == "many-model" and data["aiq"] is None and data["apgr"] is None
+    baselines = data["baselines"]
+    assert isinstance(baselines, dict) and set(baselines) == {"zero_router", "oracle"}
+    assert baselines["oracle"]["aiq"] > baselines["zero_router"]["aiq"]
+
+
+def test_eval_many_models_needs_costs(many_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(many_file), "--router", "none", "--models", "a,b,d"]) == 2
+    assert "AIQ needs costs; no cost for d" in capsys.readouterr().err
+
+
+def test_length_router_cannot_rank_many_models(many_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(many_file), "--router", "length"]) == 2
+    assert "only ranks prompts for two models" in capsys.readouterr().err
+
+
+def test_train_then_eval_the_artifact(pair_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    artifact = tmp_path / "router.json"
+    assert main(["train", str(pair_file), "--router", "length", "--out", str(artifact)]) == 0
+    assert artifact.is_file()
+    capsys.readouterr()
+    assert main(["eval", str(pair_file), "--router", str(artifact), "--bootstrap", "0", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    assert data["router"] == "router.json (length)"
+    baselines = data["baselines"]
+    assert isinstance(baselines, dict)
+    assert data["apgr"] == pytest.approx(baselines["oracle"]["apgr"])
+
+
+def test_eval_cross_validated_length(pair_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(pair_file), "--router", "length", "--folds", "4", "--bootstrap", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "fold 4/4" in captured.err
+    data = _json_last_line(captured.out)
+    assert data["router"] == "length (4-fold)"
+    assert str(data["protocol"]).startswith("no training")
+    assert "protocol: no training" in captured.out
+
+
+def test_eval_plot_writes_png(pair_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "pgr.png"
+    assert main(["eval", str(pair_file), "--router", "length", "--bootstrap", "0", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_calibrate_share_and_cost(pair_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "objective.json"
+    args = ["calibrate", str(pair_file), "--router", "length", "--strong", "big-model", "--weak", "small-model"]
+    assert main([*args, "--strong-share", "0.25", "--out", str(out), "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    # prompt lengths 5..44: the top 10 of 40 are 35..44, so the threshold is 35
+    assert data["objective"] == {"threshold": 35.0}
+    assert data["achieved"]["strong_share"] == pytest.approx(0.25)  # type: ignore[index]
+    assert json.loads(out.read_text()) == data
+    # $3.25 per 1k: weak alone costs $1 per 1k, each strong call adds $9 per 1k / 40 -> 10 strong calls
+    assert main([*args, "--cost-per-1k", "3.25", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    assert data["objective"] == {"threshold": 35.0}
+    assert data["achieved"]["cost_per_1k"] == pytest.approx(3.25)  # type: ignore[index]
+    assert main([*args, "--cost-per-1k", "0.5"]) == 2
+    assert "below the weak model alone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "{missing}"], "no such file"),
+        (["eval", "{pair}", "--strong", "gpt-5", "--weak", "small-model"], "unknown model 'gpt-5'"),
+        (["eval", "{pair}", "--strong", "big-model"], "--strong and --weak go together"),
+        (["eval", "{pair}", "--router", "no-such-router"], "no router 'no-such-router'"),
+        (["eval", "{pair}", "--router", "none", "--folds", "3"], "--folds needs a router"),
+        (["eval", "{pair}", "--folds", "1"], "--folds needs at least 2"),
+        (["train", "{pair}", "--router", "nope", "--out", "{tmp}/r.json"], "unknown router kind 'nope'"),
+        (["train", "{pair}", "--router", "length", "--out", "{tmp}/no/r.json"], "--out: no such directory"),
+        (["calibrate", "{pair}", "--router", "length", "--strong-share", "1.5"], "--strong-share must be within"),
+        (["calibrate", "{many}", "--router", "none", "--cost-per-1k", "1"], "calibrate needs a router"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_clear_message(
+    argv: list[str],
+    message: str,
+    pair_file: Path,
+    many_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    names = {"pair": pair_file, "many": many_file, "missing": tmp_path / "absent.jsonl", "tmp": tmp_path}
+    argv = [a.format(**{k: str(v) for k, v in names.items()}) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "switchpoint: " in err and message in err.split("switchpoint: ", 1)[1]
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "x.jsonl", "--bootstrap", "many"])
+    assert info.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["calibrate", "x.jsonl"])  # a target is required
+    assert info.value.code == 2
+
+
+@pytest.mark.skipif(not GSM8K.is_file(), reason=f"routing data not found at {DATA}")
+def test_subprocess_eval_on_real_data_last_line_is_json() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "switchpoint", "eval", str(GSM8K), "--router", "length", "--bootstrap", "20", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["apgr"] == pytest.approx(0.599, abs=0.005)  # the README's length-router figure
+    assert data["baselines"]["oracle"]["apgr"] == pytest.approx(1.121, abs=0.0005)
+    assert data["cpt50"] is not None and data["cpt80"] is not None and data["aiq"] is None
+
+
+@pytest.fixture
+def toy_file(tmp_path: Path) -> Path:
+    """Three real model names; the weak models fail on one kind of prompt (the words tell which)."""
+    import random
+
+    rng = random.Random(0)
+    hard_words, easy_words = ["algebra", "poem", "code", "history"], ["integral", "story", "proof", "recipe"]
+    rows: list[dict[str, object]] = []
+    for i in range(80):
+        hard = i % 2 == 0
+        prompt = " ".join(rng.choice(hard_words if hard else easy_words) for _ in range(8))
+        scores = {
+            "gpt-4-1106-preview": float(i % 7 != 0),
+            "mistralai/mistral-7b-chat": 0.0 if hard else 1.0,
+            "mistralai/mixtral-8x7b-chat": float(i % 3 != 0),
+        }
+        cost = {"gpt-4-1106-preview": 0.01, "mistralai/mistral-7b-chat": 0.0002, "mistralai/mixtral-8x7b-chat": 0.0006}
+        rows.append({"id": str(i), "dataset": "toy", "prompt": prompt, "scores": scores, "cost": cost})
+    return _rows(tmp_path / "toy.jsonl", rows)
+
+
+def test_learned_router_train_eval_calibrate(
+    toy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end through the learned package: a knn router (pure Python) trained, saved, loaded, evaluated
+    in-sample for AIQ and APGR, and calibrated to a budget."""
+    artifact = tmp_path / "knn.json.gz"
+    assert main(["train", str(toy_file), "--router", "knn", "--out", str(artifact)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(toy_file), "--router", str(artifact), "--bootstrap", "20", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    baselines = data["baselines"]
+    assert isinstance(baselines, dict) and isinstance(data["aiq"], float)
+    assert data["router"] == "knn.json.gz"
+    assert data["aiq"] > baselines["zero_router"]["aiq"]
+    pair = ["--models", "gpt-4-1106-preview,mistral-7b-chat"]
+    assert main(["eval", str(toy_file), "--router", str(artifact), *pair, "--bootstrap", "20", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    baselines = data["baselines"]
+    assert isinstance(baselines, dict) and isinstance(data["apgr"], float)
+    assert data["apgr"] > baselines["length"]["apgr"]
+    assert main(["calibrate", str(toy_file), "--router", str(artifact), "--cost-per-1k", "3", "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    objective, achieved = data["objective"], data["achieved"]
+    assert isinstance(objective, dict) and isinstance(achieved, dict)
+    assert set(objective) == {"lambda"} and objective["lambda"] > 0
+    assert achieved["cost_per_1k"] <= 3.0
+
+
+def test_learned_router_kind_needs_training(toy_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(toy_file), "--router", "knn"]) == 2
+    assert "must be trained first" in capsys.readouterr().err
+
+
+def test_cross_validated_learned_router_is_labelled_in_distribution(
+    toy_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", str(toy_file), "--router", "knn", "--folds", "2", "--bootstrap", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "fold 2/2: training knn" in captured.err
+    data = _json_last_line(captured.out)
+    assert data["router"] == "knn (2-fold)" and isinstance(data["aiq"], float)
+    assert str(data["protocol"]).startswith("in-distribution: 2-fold cross-validation")

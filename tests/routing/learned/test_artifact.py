@@ -1,0 +1,157 @@
+"""Predictors: artifact round trip, profile fallback, errors; a tiny training run when numpy is there."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+import pytest
+
+from switchpoint.routing.learned.artifact import load_predictor, save_predictor
+from switchpoint.routing.learned.features import PromptFeaturizer
+from switchpoint.routing.learned.predictors import FactorPredictor, KNNPredictor, QualityPredictor
+from switchpoint.routing.learned.profiles import ProfileRegistry
+
+
+@pytest.fixture(scope="module")
+def featurizer() -> PromptFeaturizer:
+    return PromptFeaturizer.load()
+
+
+def _hand_made(featurizer: PromptFeaturizer) -> FactorPredictor:
+    dims = featurizer.dims
+    length = featurizer.dense_names.index("len")
+    strong = [0.0] * dims
+    strong[length] = 2.0  # the strong model gains on long prompts
+    weak = [0.0] * dims
+    models = {"gpt-4-1106-preview": (1.0, strong), "mixtral-8x7b": (0.0, weak)}
+    tiers = {"frontier": models["gpt-4-1106-preview"], "large": models["mixtral-8x7b"]}
+    return FactorPredictor("mf", featurizer, offset=0.5, models=models, tiers=tiers, sparse={"#math": -1.0},
+                           registry=ProfileRegistry(models, tiers))
+
+
+def test_factor_predictor_by_hand(featurizer: PromptFeaturizer) -> None:
+    predictor = _hand_made(featurizer)
+    assert isinstance(predictor, QualityPredictor)
+    text = "Explain briefly why the sky is blue."
+    f = featurizer.features(text)
+    expected_shared = 0.5 + (-1.0 if "#math" in f.sparse else 0.0) / math.sqrt(len(f.sparse))
+    q = predictor.predict(text, ["gpt-4o", "mistralai/Mixtral-8x7B-Instruct-v0.1"])
+    length = f.dense[featurizer.dense_names.index("len")]
+    assert q["gpt-4o"] == pytest.approx(1 / (1 + math.exp(-(expected_shared + 1.0 + 2.0 * length))))
+    assert q["mistralai/Mixtral-8x7B-Instruct-v0.1"] == pytest.approx(1 / (1 + math.exp(-expected_shared)))
+    with pytest.raises(KeyError, match="unknown to this router"):
+        predictor.predict(text, ["gpt-4o", "my-house-model"])
+
+
+def test_round_trip(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
+    predictor = _hand_made(featurizer)
+    path = tmp_path / "router.json.gz"
+    save_predictor(predictor, path)
+    loaded = load_predictor(path, featurizer=featurizer)
+    assert loaded.kind == "mf"
+    assert list(loaded.models()) == ["gpt-4-1106-preview", "mixtral-8x7b"]
+    for text in ("hi", "Prove that there are infinitely many primes. " * 20):
+        assert loaded.predict(text, ["gpt-4", "mixtral-8x7b"]) == pytest.approx(
+            predictor.predict(text, ["gpt-4", "mixtral-8x7b"]))
+    first = path.read_bytes()
+    save_predictor(loaded, path)
+    assert path.read_bytes() == first  # deterministic bytes
+
+
+def test_knn_round_trip(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
+    dims = featurizer.embedder.dims
+    texts = ["What is the capital of France?", "Write a Python function that sorts a list."]
+    vectors = [featurizer.features(t).dense[:dims] for t in texts]
+    predictor = KNNPredictor(featurizer, vectors=vectors, outcomes={"gpt-4-1106-preview": [1.0, 1.0],
+                                                                     "mixtral-8x7b": [1.0, None]},
+                             k=1, shrink=0.0, registry=ProfileRegistry(["gpt-4-1106-preview", "mixtral-8x7b"], []))
+    q = predictor.predict("What is the capital city of France?", ["gpt-4-1106-preview", "mixtral-8x7b"])
+    assert q == {"gpt-4-1106-preview": 1.0, "mixtral-8x7b": 1.0}
+    path = tmp_path / "knn.json.gz"
+    save_predictor(predictor, path)
+    assert load_predictor(path, featurizer=featurizer).predict("What is the capital city of France?",
+                                                               ["mixtral-8x7b"]) == {"mixtral-8x7b": 1.0}
+
+
+def test_bad_artifacts(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_predictor(tmp_path / "missing.json.gz", featurizer=featurizer)
+    wrong = tmp_path / "wrong.json.gz"
+    wrong.write_bytes(gzip.compress(b'{"format": "other"}'))
+    with pytest.raises(ValueError, match="not a switchpoint-router/1 artifact"):
+        load_predictor(wrong, featurizer=featurizer)
+    stale = tmp_path / "stale.json.gz"
+    stale.write_bytes(gzip.compress(b'{"format": "switchpoint-router/1", "kind": "mf", "dense_names": ["x"]}'))
+    with pytest.raises(ValueError, match="retrain"):
+        load_predictor(stale, featurizer=featurizer)
+
+
+def test_tiny_training_run(featurizer: PromptFeaturizer) -> None:
+    pytest.importorskip("numpy")
+    pytest.importorskip("scipy")
+    from switchpoint.routing.learned.train import TrainOptions, train
+
+    rows = []
+    for i in range(40):
+        hard = i % 2 == 0
+        prompt = ("Prove the following theorem about prime numbers and modular arithmetic, step by step. " * 3
+                  if hard else "Say hello.") + f" #{i}"
+        rows.append({"id": str(i), "dataset": "toy", "prompt": prompt,
+                     "scores": {"gpt-4-1106-preview": 1.0, "mistral-7b-chat": 0.0 if hard else 1.0,
+                                "constant": 0.5}})
+    for kind in ("mf", "linear", "knn"):
+        predictor = train(kind, rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2))
+        assert "constant" not in predictor.models()  # a constant column carries nothing
+        hard_q = predictor.predict(rows[0]["prompt"], ["gpt-4-1106-preview", "mistral-7b-chat"])
+        easy_q = predictor.predict(rows[1]["prompt"], ["gpt-4-1106-preview", "mistral-7b-chat"])
+        gain_hard = hard_q["gpt-4-1106-preview"] - hard_q["mistral-7b-chat"]
+        gain_easy = easy_q["gpt-4-1106-preview"] - easy_q["mistral-7b-chat"]
+        assert gain_hard > gain_easy + 0.2, kind
+    with pytest.raises(ValueError, match="unknown predictor kind"):
+        train("forest", rows, featurizer=featurizer)
+
+
+def test_length_prior_by_hand(featurizer: PromptFeaturizer) -> None:
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import _length_prior
+
+    zeros = [0.0] * featurizer.dims
+    models = _length_prior({"gpt-4-1106-preview": (0.0, zeros), "mistral-7b-chat": (0.0, zeros), "odd": (0.0, zeros)},
+                           featurizer, 0.1)
+    assert models["odd"] == (0.0, zeros)  # no known tier: left as learned
+    predictor = FactorPredictor("mf", featurizer, offset=0.0, models=models, tiers={}, sparse={},
+                                registry=ProfileRegistry(models, []))
+
+    def gap(text: str) -> float:
+        q = predictor.predict(text, ["gpt-4-1106-preview", "mistral-7b-chat"])
+        return math.log(q["gpt-4-1106-preview"] / (1 - q["gpt-4-1106-preview"])) - math.log(
+            q["mistral-7b-chat"] / (1 - q["mistral-7b-chat"]))
+
+    # frontier (rank 3) vs small (rank 0): 3 tier steps x 0.1 logit per doubling, zero at 1 KB (log2 = 10)
+    assert gap("a " * 511 + "a") == pytest.approx(0.0, abs=1e-9)  # 1023 chars: log2(1024) = 10
+    assert gap("a " * 1023 + "a") == pytest.approx(0.3, abs=1e-9)  # 2047 chars: one doubling
+
+
+def test_common_scale_by_hand() -> None:
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import _common_scale
+
+    levels = {
+        "gpt-4-1106-preview": {"anchor": 2.0},
+        "mixtral-8x7b": {"anchor": 1.0, "judge": -1.0},  # shared: the judge's scale is 2 lower
+        "alpaca-7b": {"judge": -3.0},
+        "mistral-7b-chat": {"anchor": 0.0},
+        "zephyr-7b-beta": {"island": 5.0},  # no model in common: placed by tier (small -> 0.0 on the anchor)
+    }
+    assert _common_scale(levels, "anchor") == {"anchor": 0.0, "judge": 2.0, "island": -5.0}
+
+
+def test_shipped_default_ranks_tiers() -> None:
+    predictor = load_predictor("default")
+    prompt = "Write a Python function that merges two sorted lists in linear time, and explain its complexity."
+    q = predictor.predict(prompt, ["gpt-4o", "tier:large", "mistral-7b-instruct", "acme-7b-chat"])
+    assert q["gpt-4o"] > q["tier:large"] > q["mistral-7b-instruct"]
+    # by size to the small tier, whose one member measured on the anchor (RouterBench) is mistral-7b-chat
+    assert q["acme-7b-chat"] == q["mistral-7b-instruct"]

@@ -1,0 +1,42 @@
+"""The shipped default router on real data it was not trained on: a held-out slice of a training file.
+
+``scripts/routing/build_default.py`` leaves out the rows of the training files whose
+``crc32(id) % 10 == 0``; on that slice of ``routerbench_train`` (gpt-4-1106-preview vs
+Mixtral-8x7B, the evaluation pair) the default router must rank prompts better than the
+prompt-length baseline. Skipped when the shared data folder is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+
+from switchpoint.routing.evaluation.metrics import apgr
+from switchpoint.routing.learned.artifact import load_predictor
+
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "routing" / "routerbench_train.jsonl"
+STRONG, WEAK = "gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="../shared/data/routing is not present")
+def test_default_beats_length_on_held_out_rows() -> None:
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    held = [r for r in rows if zlib.crc32(r["id"].encode()) % 10 == 0
+            and r["scores"].get(STRONG) is not None and r["scores"].get(WEAK) is not None]
+    assert len(held) > 150
+    predictor = load_predictor("default")
+    assert predictor.kind == "mf"
+    scores = []
+    for r in held:
+        q = predictor.predict(r["prompt"], [STRONG, WEAK])
+        assert 0.0 <= q[STRONG] <= 1.0 and 0.0 <= q[WEAK] <= 1.0
+        scores.append(q[STRONG] - q[WEAK])
+    strong = [r["scores"][STRONG] for r in held]
+    weak = [r["scores"][WEAK] for r in held]
+    router = apgr(scores, strong, weak)
+    length = apgr([float(len(r["prompt"])) for r in held], strong, weak)
+    print(f"held-out routerbench rows: {len(held)}, APGR default {router:.3f}, length {length:.3f}")
+    assert router > length

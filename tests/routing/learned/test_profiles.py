@@ -1,0 +1,42 @@
+"""Profile resolution: trained names, aliases, tiers, sizes, and a clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchpoint.routing.learned.profiles import ProfileRegistry, canonical_training_name, normalize, tier_from_size
+
+REGISTRY = ProfileRegistry(["gpt-4-1106-preview", "mixtral-8x7b", "mistral-7b-chat"],
+                           tiers=["frontier", "large", "small"])
+
+
+def test_aliases_reach_the_trained_model() -> None:
+    assert REGISTRY.resolve("mistralai/Mixtral-8x7B-Instruct-v0.1").model == "mixtral-8x7b"
+    assert REGISTRY.resolve("mixtral-8x7b-chat").model == "mixtral-8x7b"
+    assert REGISTRY.resolve("gpt4_1106_preview").model == "gpt-4-1106-preview"
+    assert normalize("mistralai/Mixtral-8x7B-Instruct-v0.1") == "mixtral-8x7b-instruct-v0.1"
+
+
+def test_unknown_models_by_profile_size_or_explicit_tier() -> None:
+    gpt4o = REGISTRY.resolve("gpt-4o")
+    assert (gpt4o.model, gpt4o.tier) == (None, "frontier")
+    assert REGISTRY.resolve("claude-3-haiku-20240307").tier == "large"
+    assert REGISTRY.resolve("acme/house-llama-8b-instruct").tier == "small"
+    assert REGISTRY.resolve("tier:large").tier == "large"
+    assert tier_from_size("mixtral-8x22b") == "large"
+
+
+def test_unresolvable_is_a_clear_error() -> None:
+    with pytest.raises(KeyError, match="unknown to this router.*tier:frontier"):
+        REGISTRY.resolve("my-secret-model")
+    with pytest.raises(KeyError, match="unknown tier 'medium'"):
+        REGISTRY.resolve("tier:medium")  # this router has no medium tier
+    with pytest.raises(KeyError, match="unknown to this router"):
+        REGISTRY.resolve("acme-13b")  # medium by size, but the router has no medium tier
+
+
+def test_training_columns_are_pooled() -> None:
+    columns = ["alpaca-7b", "alpaca-7b_concise", "Mixtral-8x7B-Instruct-v0.1_concise"]
+    assert canonical_training_name("alpaca-7b_concise", columns) is None  # its base column exists
+    assert canonical_training_name("Mixtral-8x7B-Instruct-v0.1_concise", columns) == "mixtral-8x7b"
+    assert canonical_training_name("mistralai/mixtral-8x7b-chat", columns) == "mixtral-8x7b"
