@@ -210,3 +210,35 @@ def test_sdk_routes_in_process(upstream: FakeOpenAIUpstream) -> None:
         reply = router.chat(model="auto", messages=[{"role": "user", "content": CODING}])
         assert reply["choices"][0]["message"]["content"]
         assert [r.body["model"] for r in upstream.requests] == ["up-coder"]
+
+
+def test_the_shipped_learned_router_decides_over_http(upstream: FakeOpenAIUpstream) -> None:
+    """The real pretrained artifact (no stand-in): a trivial prompt stays on the cheap group, a long
+    hard one goes to the strong group; headers carry the prediction; the dry run shows candidates."""
+    config = routed_config(upstream)
+    config["routers"]["auto"] = {"default": "general", "policies": [{
+        "kind": "learned", "artifact": "default",
+        "candidates": {"premium": {"profile": "gpt-4-1106-preview"}, "general": {"profile": "mixtral-8x7b-instruct"}},
+        "objective": {"threshold": 0.05}}]}
+    hard = ("Prove that there are infinitely many primes, then derive the asymptotic density of primes from the "
+            "prime number theorem and explain what the Riemann hypothesis would add. ") * 3
+    with ServedGateway(config) as gateway:
+        client = _client(gateway)
+        chosen = {}
+        for name, prompt in (("easy", "hi there"), ("hard", hard)):
+            raw = client.chat.completions.with_raw_response.create(
+                model="auto", messages=[{"role": "user", "content": prompt}])
+            chosen[name] = raw.headers["x-switchpoint-model"]
+            assert raw.headers["x-switchpoint-router"] == "auto"
+            assert raw.headers["x-switchpoint-reason"].startswith("learned")
+            assert 0.0 <= float(raw.headers["x-switchpoint-predicted-quality"]) <= 1.0
+            assert float(raw.headers["x-switchpoint-predicted-cost"]) > 0
+        assert chosen == {"easy": "general", "hard": "premium"}
+        dry = httpx.post(gateway.url + "/v1/route",
+                         json={"model": "auto", "messages": [{"role": "user", "content": hard}]}).json()
+        decision = dry["decision"]
+        assert decision["kind"] == "learned" and decision["chosen"] == "premium"
+        assert {c["group"] for c in decision["candidates"]} == {"premium", "general"}
+        assert all("predicted_quality" in c and "why" in c for c in decision["candidates"])
+        record = gateway.sink.records[-1]
+        assert record.routing is not None and record.routing["kind"] == "learned"

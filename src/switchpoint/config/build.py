@@ -205,6 +205,11 @@ def _learned_policy(
 
     def load(artifacts: Artifacts) -> None:  # in the analysis loader's worker thread
         predictor = learned.load_predictor(artifact)
+        try:  # every candidate's profile must resolve: fail at start-up, not on each request
+            predictor.predict("", [c.profile for c in candidates])
+        except KeyError as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            raise ConfigError(f"{where}: {message}", [f"{where}: {message}"]) from None
         if share is not None and calibration is not None:
             threshold = _calibrate_share(predictor, policy, calibration, share, calibrate)
             policy.rule = decision_rule({"threshold": threshold}, choose)
