@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ from switchpoint.types import ChatRequest, ChatResponse, Deployment, ModelGroup,
 
 __all__ = ["Completion", "Embedded", "Gateway", "StreamingCompletion"]
 
+logger = logging.getLogger("switchpoint.engine")
 Sleep = Callable[[float], Awaitable[None]]
 _MAX_FALLBACK_HOPS = 5
 _MAX_CASCADE_STEPS = 4
@@ -112,6 +114,8 @@ class Gateway:
         self._groups = {g.name: g for g in groups if not g.is_wildcard}
         self.routing = routing or Routing()
         self._routers = self.routing.routers
+        self._record_direct = self.routing.analysis.config.record_direct
+        self._annotating: set[asyncio.Task[None]] = set()
         # Longest prefix first, so "openai/gpt-*" wins over "openai/*" and "*" comes last.
         self._wildcards = sorted((g for g in groups if g.is_wildcard), key=lambda g: -len(g.name))
         self._adapters = dict(adapters)
@@ -234,7 +238,7 @@ class Gateway:
                 state.usage.settle(response.usage.total_tokens - run.tokens_wanted(), self.clock.now())
             settle_usage(record, served, response.usage, response.finish_reason)
             record.latency_ms = (self.clock.now() - start) * 1000
-            self.sink.emit(record)
+            self.emit(record, request)
             return Completion(response, served.group, served.deployment, record)
         close_record(record, error, start, self.clock.now())
         self.sink.emit(record)
@@ -517,7 +521,30 @@ class Gateway:
         if self._checks is not None:
             self._checks.start()
 
+    def emit(self, record: RequestRecord, request: ChatRequest | None = None) -> None:
+        """Hand a finished record to the sink. A direct request's record (no router decided) may first
+        get the request's features, computed after the answer in a background task, for a share
+        ``analysis.record_direct`` of them; routed records already carry theirs."""
+        share = self._record_direct
+        if request is None or record.routing is not None or not share or (share < 1.0 and self._rng.random() >= share):
+            self.sink.emit(record)
+            return
+        task = asyncio.get_running_loop().create_task(self._annotate(record, request))
+        self._annotating.add(task)
+        task.add_done_callback(self._annotating.discard)
+
+    async def _annotate(self, record: RequestRecord, request: ChatRequest) -> None:
+        try:
+            features = await self.routing.analysis.analyze(request)
+            record.routing = {"router": None, "features": features.to_dict()}
+        except Exception:  # the features are a bonus: the record is never lost for them
+            logger.warning("could not analyse request %s for its record", record.request_id, exc_info=True)
+        finally:
+            self.sink.emit(record)
+
     async def aclose(self) -> None:
+        if self._annotating:  # records waiting for their features are emitted before the sink closes
+            await asyncio.gather(*self._annotating, return_exceptions=True)
         if self._checks is not None:
             await self._checks.aclose()
         for adapter in {id(a): a for a in self._adapters.values()}.values():

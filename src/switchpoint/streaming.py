@@ -97,4 +97,4 @@ class StreamingCompletion:
         elif record.incomplete:
             attempt.status = "incomplete"
         record.latency_ms = (now - self._run.start) * 1000
-        gateway.sink.emit(record)
+        gateway.emit(record, self._run.request if record.error_class is None else None)

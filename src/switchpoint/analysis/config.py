@@ -50,6 +50,10 @@ class AnalysisConfig:
     default_token_family: str = "o200k"
     intent_threshold: float = 0.5
     intents: tuple[IntentSpec, ...] = field(default_factory=tuple)
+    #: Share (0..1) of direct requests (naming a model group, not a router) whose record also
+    #: carries the features, computed after the answer, off the request's path. Routed requests
+    #: always carry them. 0 by default: analysis costs about as much CPU as the rest of a request.
+    record_direct: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (*self.analyzers, *self.offload):
@@ -64,6 +68,8 @@ class AnalysisConfig:
         names = [i.name for i in self.intents]
         if len(set(names)) != len(names):
             raise ValueError("analysis.intents: names must be unique")
+        if not 0.0 <= self.record_direct <= 1.0:
+            raise ValueError("analysis.record_direct must be between 0 and 1")
         for intent in self.intents:
             if not intent.examples:
                 raise ValueError(f"analysis.intents.{intent.name}: give at least one example")
@@ -75,7 +81,7 @@ class AnalysisConfig:
         """Build from the parsed ``analysis:`` section; unknown keys are errors."""
         data = dict(data or {})
         known = {"enabled", "budget_ms", "analyzers", "offload", "token_family", "default_token_family",
-                 "intent_threshold", "intents"}
+                 "intent_threshold", "intents", "record_direct"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"analysis: unknown keys {sorted(unknown)}")
@@ -86,6 +92,8 @@ class AnalysisConfig:
             kwargs["enabled"] = bool(data["enabled"])
         if "budget_ms" in data:
             kwargs["budget_ms"] = float(data["budget_ms"])
+        if "record_direct" in data:
+            kwargs["record_direct"] = float(data["record_direct"])
         for key in ("analyzers", "offload"):
             if key in data:
                 kwargs[key] = tuple(_strings(data[key], f"analysis.{key}"))

@@ -169,7 +169,7 @@ class Routing:
 
     @property
     def needs_analysis(self) -> bool:
-        return any(r.needs_artifacts for r in self.routers.values())
+        return self.analysis.config.record_direct > 0 or any(r.needs_artifacts for r in self.routers.values())
 
     async def start(self) -> None:
         """Load the analysis (off the event loop) when a router needs it, before traffic arrives."""
