@@ -14,7 +14,6 @@ Answers are the OpenAI wire dictionaries (``chat.completion`` and ``chat.complet
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from switchpoint.config.schema import GatewayConfig
 from switchpoint.engine import Gateway
 from switchpoint.protocols import EventSink
 from switchpoint.providers.sse import SSEBuffer, event_data
+from switchpoint.storage.ids import new_request_id
 from switchpoint.validation import validate_chat_body
 
 __all__ = ["Router", "SyncRouter"]
@@ -61,7 +61,7 @@ class Router:
         body = {"model": model, "messages": messages, **params}
         if stream:
             body["stream"] = True
-        request = validate_chat_body(body, request_id=os.urandom(12).hex())
+        request = validate_chat_body(body, request_id=new_request_id())
         if stream:
             return self._chunks(await self.gateway.stream(request))
         completion = await self.gateway.complete(request)
