@@ -16,6 +16,7 @@ from switchpoint.engine import Gateway
 from switchpoint.metrics import MetricsSink
 from switchpoint.protocols import EventSink
 from switchpoint.server.app import SwitchpointApp
+from switchpoint.storage.ledger import Ledger
 from switchpoint.storage.retention import RetentionPolicy
 from switchpoint.storage.sinks import FanoutSink
 from switchpoint.storage.spool import Spool
@@ -46,6 +47,8 @@ def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
         prune_interval=config.prune_interval_s,
         write_timeout=config.write_timeout_s,
         store_content=config.store_content,
+        # Counts what a killed process lost (storage/ledger.py); it lives next to the spool.
+        ledger=Ledger(config.spool_dir) if config.spool_dir else None,
     )
     return sink, store
 
@@ -77,6 +80,9 @@ def _log_metrics(sink: BatchingSink) -> list[str]:
     for outcome in ("emitted", "written", "spooled", "replayed", "dropped", "rejected"):
         lines.append(f'switchpoint_log_records_total{{outcome="{outcome}"}} {int(stats.get(outcome, 0))}')
     lines += [
+        "# HELP switchpoint_log_records_lost_total Acknowledged records a log writer lost: killed before it flushed.",
+        "# TYPE switchpoint_log_records_lost_total counter",
+        f'switchpoint_log_records_lost_total{{reason="killed"}} {int(stats.get("lost", 0))}',
         "# HELP switchpoint_log_store_up Whether the log store accepted the last write.",
         "# TYPE switchpoint_log_store_up gauge",
         f"switchpoint_log_store_up {0 if sink.degraded else 1}",
@@ -100,7 +106,7 @@ def build_app(config: GatewayConfig) -> SwitchpointApp:
         master_key=key,
         max_body_bytes=config.server.max_body_bytes,
         metrics=metrics,
-        on_startup=[gateway.start],
+        on_startup=[gateway.start] if logs is None else [gateway.start, logs[0].astart],
         analysis=config.analysis,
         store=logs[1] if logs is not None else None,
     )
