@@ -12,6 +12,7 @@ import random
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from switchpoint.balancing.checks import ActiveHealthChecker, CheckSettings
@@ -20,15 +21,20 @@ from switchpoint.balancing.policy import CascadePolicy, Fallbacks, GroupPolicy, 
 from switchpoint.balancing.retry import RetryPolicy
 from switchpoint.balancing.strategies import GroupBalancer, WeightedRandomBalancer, make_balancer
 from switchpoint.clock import Clock, MonotonicClock
-from switchpoint.config.schema import DeploymentConfig, GatewayConfig, ModelGroupConfig, TimeoutsConfig
+from switchpoint.config.schema import DeploymentConfig, GatewayConfig, LogsConfig, ModelGroupConfig, TimeoutsConfig
 from switchpoint.engine import Gateway
 from switchpoint.errors import ConfigError
 from switchpoint.protocols import Balancer, EventSink, Provider
 from switchpoint.providers.registry import PROVIDER_KINDS, create_adapter
+from switchpoint.storage.ledger import Ledger
+from switchpoint.storage.retention import RetentionPolicy
 from switchpoint.storage.sinks import NullSink
+from switchpoint.storage.spool import Spool
+from switchpoint.storage.store import LogStore, open_store
+from switchpoint.storage.writer import BatchingSink
 from switchpoint.types import Capabilities, Deployment, ModelGroup, Price, Timeouts
 
-__all__ = ["Resilience", "build_gateway", "build_groups", "build_resilience"]
+__all__ = ["Resilience", "build_gateway", "build_groups", "build_log_sink", "build_resilience"]
 
 
 def build_groups(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> list[ModelGroup]:
@@ -63,6 +69,34 @@ def build_gateway(
     clock = clock or MonotonicClock()
     resilience = build_resilience(config, groups, clock)
     return Gateway(groups, adapters, resilience.balancer, sink or NullSink(), clock, **resilience.gateway_options())
+
+
+# -- the request log -----------------------------------------------------------------------------
+
+
+def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
+    """The durable request log (a batching writer in front of SQLite or Postgres), or None when off."""
+    if config.url is None:
+        return None
+    store = open_store(config.url, schema=config.pg_schema)
+    spool = Spool(Path(config.spool_dir), max_bytes=config.spool_max_bytes) if config.spool_dir else None
+    retention = RetentionPolicy(
+        raw_days=config.retention_days, max_rows=config.max_rows, rollup_days=config.rollup_retention_days
+    )
+    sink = BatchingSink(
+        store,
+        batch_size=config.batch_size,
+        flush_interval=config.flush_ms / 1000,
+        queue_max=config.queue_max,
+        spool=spool,
+        retention=retention,
+        prune_interval=config.prune_interval_s,
+        write_timeout=config.write_timeout_s,
+        store_content=config.store_content,
+        # Counts what a killed process lost (storage/ledger.py); it lives next to the spool.
+        ledger=Ledger(config.spool_dir) if config.spool_dir else None,
+    )
+    return sink, store
 
 
 # -- resilience: balancing, health, retries, fallbacks, cascade, hedging -----------------------

@@ -5,52 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 import orjson
 import uvicorn
 
-from switchpoint.config.build import build_gateway
-from switchpoint.config.schema import GatewayConfig, LogsConfig
+from switchpoint.config.build import build_gateway, build_log_sink
+from switchpoint.config.schema import GatewayConfig
 from switchpoint.engine import Gateway
 from switchpoint.metrics import MetricsSink
 from switchpoint.protocols import EventSink
 from switchpoint.server.app import SwitchpointApp
-from switchpoint.storage.ledger import Ledger
-from switchpoint.storage.retention import RetentionPolicy
 from switchpoint.storage.sinks import FanoutSink
-from switchpoint.storage.spool import Spool
-from switchpoint.storage.store import LogStore, open_store
 from switchpoint.storage.writer import BatchingSink
 
 __all__ = ["build_app", "serve", "worker_app"]
 
 _CONFIG_ENV = "SWITCHPOINT_WORKER_CONFIG_JSON"
-
-
-def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
-    """The durable request log (a batching writer in front of SQLite or Postgres), or None when off."""
-    if config.url is None:
-        return None
-    store = open_store(config.url, schema=config.pg_schema)
-    spool = Spool(Path(config.spool_dir), max_bytes=config.spool_max_bytes) if config.spool_dir else None
-    retention = RetentionPolicy(
-        raw_days=config.retention_days, max_rows=config.max_rows, rollup_days=config.rollup_retention_days
-    )
-    sink = BatchingSink(
-        store,
-        batch_size=config.batch_size,
-        flush_interval=config.flush_ms / 1000,
-        queue_max=config.queue_max,
-        spool=spool,
-        retention=retention,
-        prune_interval=config.prune_interval_s,
-        write_timeout=config.write_timeout_s,
-        store_content=config.store_content,
-        # Counts what a killed process lost (storage/ledger.py); it lives next to the spool.
-        ledger=Ledger(config.spool_dir) if config.spool_dir else None,
-    )
-    return sink, store
 
 
 def _health_metrics(gateway: Gateway) -> list[str]:
