@@ -21,7 +21,14 @@ from switchpoint.balancing.policy import CascadePolicy, Fallbacks, GroupPolicy, 
 from switchpoint.balancing.retry import RetryPolicy
 from switchpoint.balancing.strategies import GroupBalancer, WeightedRandomBalancer, make_balancer
 from switchpoint.clock import Clock, MonotonicClock
-from switchpoint.config.schema import DeploymentConfig, GatewayConfig, LogsConfig, ModelGroupConfig, TimeoutsConfig
+from switchpoint.config.schema import (
+    DeploymentConfig,
+    GatewayConfig,
+    LogsConfig,
+    ModelGroupConfig,
+    TimeoutsConfig,
+    TracingConfig,
+)
 from switchpoint.engine import Gateway
 from switchpoint.errors import ConfigError
 from switchpoint.protocols import Balancer, EventSink, Provider
@@ -34,7 +41,7 @@ from switchpoint.storage.store import LogStore, open_store
 from switchpoint.storage.writer import BatchingSink
 from switchpoint.types import Capabilities, Deployment, ModelGroup, Price, Timeouts
 
-__all__ = ["Resilience", "build_gateway", "build_groups", "build_log_sink", "build_resilience"]
+__all__ = ["Resilience", "build_gateway", "build_groups", "build_log_sink", "build_resilience", "build_tracing_sink"]
 
 
 def build_groups(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> list[ModelGroup]:
@@ -97,6 +104,18 @@ def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
         ledger=Ledger(config.spool_dir) if config.spool_dir else None,
     )
     return sink, store
+
+
+def build_tracing_sink(config: TracingConfig) -> EventSink | None:
+    """OpenTelemetry spans of finished requests (``switchpoint.tracing``), or None when off. The
+    OpenTelemetry SDK is imported here and only here, when ``tracing.enabled`` is set."""
+    if not config.enabled:
+        return None
+    try:
+        from switchpoint.tracing import TracingSink, make_exporter
+    except ImportError as exc:
+        raise ConfigError(f"tracing.enabled needs OpenTelemetry: pip install 'switchpoint[otel]' ({exc})") from exc
+    return TracingSink(config, exporter=make_exporter(config))
 
 
 # -- resilience: balancing, health, retries, fallbacks, cascade, hedging -----------------------

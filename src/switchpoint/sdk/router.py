@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from switchpoint.analytics.feedback import DEFAULT_WAIT, record_feedback
-from switchpoint.config.build import build_gateway, build_log_sink
+from switchpoint.config.build import build_gateway, build_log_sink, build_tracing_sink
 from switchpoint.config.load import load_config, parse_config
 from switchpoint.config.schema import GatewayConfig
 from switchpoint.engine import Gateway
@@ -96,10 +96,15 @@ class Router:
         self._log: BatchingSink | None = None
         self._store: LogStore | None = None
         self._migrated = False
+        sinks: list[EventSink] = [] if sink is None else [sink]
         if logs is not None:
             self._log, self._store = logs
-            sink = self._log if sink is None else FanoutSink([sink, self._log])
-        self.gateway: Gateway = build_gateway(self.config, environ=environ, sink=sink)
+            sinks.append(self._log)
+        tracing = build_tracing_sink(self.config.tracing)
+        if tracing is not None:
+            sinks.append(tracing)
+        combined = sinks[0] if len(sinks) == 1 else FanoutSink(sinks) if sinks else None
+        self.gateway: Gateway = build_gateway(self.config, environ=environ, sink=combined)
 
     @property
     def models(self) -> list[str]:

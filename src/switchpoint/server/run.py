@@ -9,7 +9,7 @@ import sys
 import orjson
 import uvicorn
 
-from switchpoint.config.build import build_gateway, build_log_sink
+from switchpoint.config.build import build_gateway, build_log_sink, build_tracing_sink
 from switchpoint.config.schema import GatewayConfig
 from switchpoint.engine import Gateway
 from switchpoint.metrics import MetricsSink
@@ -68,7 +68,8 @@ def build_app(config: GatewayConfig) -> SwitchpointApp:
         return _health_metrics(gateway) + (_log_metrics(logs[0]) if logs is not None else [])
 
     metrics = MetricsSink(extra=extra_metrics)
-    sinks: list[EventSink] = [metrics] if logs is None else [metrics, logs[0]]
+    tracing = build_tracing_sink(config.tracing)
+    sinks: list[EventSink] = [metrics, *([logs[0]] if logs is not None else []), *([tracing] if tracing else [])]
     gateway = build_gateway(config, sink=FanoutSink(sinks))
     key = config.server.master_key.get_secret_value() if config.server.master_key else None
     return SwitchpointApp(
