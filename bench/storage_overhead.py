@@ -12,6 +12,11 @@
   up here (F14: added p99 latency should stay under 2 ms). Measured twice: during the full-speed
   run above, and during a paced run at ``--rate`` records/s for ``--seconds`` (a busy gateway),
   next to the same paced run with a sink that discards (the machine's own baseline).
+* CPU per record in the paced run, minus the baseline's: on the event-loop thread (what the
+  request path shares) and in the whole process (the writer's thread included).
+
+Request ids are made like the gateway makes them (time-ordered, ``storage/ids.py``);
+``--ids random`` uses 24 random hex characters instead, as the gateway did before.
 
 Postgres runs in a throw-away schema that is dropped afterwards.
 """
@@ -28,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from switchpoint.storage.ids import new_request_id
 from switchpoint.storage.records import AttemptRecord, RequestRecord
 from switchpoint.storage.store import LogStore
 from switchpoint.storage.writer import BatchingSink
@@ -35,11 +41,12 @@ from switchpoint.storage.writer import BatchingSink
 PG_URL = os.environ.get("SWITCHPOINT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def make_records(n: int, tag: str) -> list[RequestRecord]:
+def make_records(n: int, tag: str, ids: str = "ordered") -> list[RequestRecord]:
     now = time.time()
     return [
         RequestRecord(
-            request_id=f"{tag}-{i:09d}", created=now, model="gpt-4o-mini", stream=i % 2 == 0, group="chat",
+            request_id=new_request_id() if ids == "ordered" else secrets.token_hex(12), created=now,
+            model="gpt-4o-mini", stream=i % 2 == 0, group="chat",
             deployment="openai-1", upstream_model="gpt-4o-mini-2024-07-18", latency_ms=812.5, ttft_ms=143.0,
             prompt_tokens=1200, completion_tokens=240, cached_tokens=512, cost=0.000_324, finish_reason="stop",
             tags=("team:search", "env:prod"), user="user-1234", key_id="key-abc", team="search",
@@ -108,6 +115,7 @@ async def paced(sink: BatchingSink | _Discard, records: list[RequestRecord], rat
     stop, lags = asyncio.Event(), []
     probe = asyncio.create_task(lag_probe(stop, lags))
     loop = asyncio.get_running_loop()
+    cpu, loop_cpu = time.process_time(), time.thread_time()
     start, sent, step = loop.time(), 0, 0.005
     while sent < len(records):
         due = min(len(records), int((loop.time() - start) * rate))
@@ -118,7 +126,9 @@ async def paced(sink: BatchingSink | _Discard, records: list[RequestRecord], rat
     await sink.aclose()
     stop.set()
     await probe
-    return {"p50": pct(lags, 0.50), "p99": pct(lags, 0.99), "max": max(lags)}
+    n = len(records)
+    return {"p50": pct(lags, 0.50), "p99": pct(lags, 0.99), "max": max(lags),
+            "cpu_us": (time.process_time() - cpu) / n * 1e6, "loop_cpu_us": (time.thread_time() - loop_cpu) / n * 1e6}
 
 
 async def run_paced(make_store: Any, records: list[RequestRecord], rate: int, batch_size: int) -> dict[str, Any]:
@@ -134,6 +144,8 @@ async def run_paced(make_store: Any, records: list[RequestRecord], rate: int, ba
         f"paced_{rate}/s_lag_ms_p99": with_sink["p99"],
         f"paced_{rate}/s_lag_ms_max": with_sink["max"],
         "baseline_lag_ms_p99": baseline["p99"],
+        "paced_cpu_us_per_record": with_sink["cpu_us"] - baseline["cpu_us"],
+        "paced_loop_cpu_us_per_record": with_sink["loop_cpu_us"] - baseline["loop_cpu_us"],
     }
 
 
@@ -171,10 +183,11 @@ async def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--rate", type=int, default=2000, help="records/s for the paced run")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the paced run")
+    parser.add_argument("--ids", choices=("ordered", "random"), default="ordered", help="request id shape")
     args = parser.parse_args()
     for name in args.stores.split(","):
-        records = make_records(args.records, f"{name}-{secrets.token_hex(3)}")
-        paced_records = make_records(int(args.rate * args.seconds), f"{name}-paced-{secrets.token_hex(3)}")
+        records = make_records(args.records, name, args.ids)
+        paced_records = make_records(int(args.rate * args.seconds), name, args.ids)
         bench = bench_sqlite if name == "sqlite" else bench_postgres
         result = await bench(records, paced_records, args)
         print(f"{name}:")
