@@ -462,10 +462,10 @@ class BatchingSink:
         except Exception:
             self._log.exception("switchpoint: reading the ledgers of earlier log writers failed")
             return
-        for orphan in orphans:
-            lost = orphan.lost(await self._committed(orphan))
+        counts = [orphan.lost(await self._committed(orphan)) for orphan in orphans]
+        self.lost += sum(counts)  # at once: a reader sees every orphan counted, or none
+        for lost in counts:
             if lost:
-                self.lost += lost
                 self._log.error(
                     "switchpoint: a log writer stopped without flushing (killed?): %d acknowledged request "
                     "record(s) were lost (%d lost in total since this start)", lost, self.lost)  # fmt: skip
