@@ -12,6 +12,12 @@
   up here (F14: added p99 latency should stay under 2 ms). Measured twice: during the full-speed
   run above, and during a paced run at ``--rate`` records/s for ``--seconds`` (a busy gateway),
   next to the same paced run with a sink that discards (the machine's own baseline).
+* ``--outage``: the paced run while the store is down (F14), every record going to the spool.
+* CPU per record in the paced run, minus the baseline's: on the event-loop thread (what the
+  request path shares) and in the whole process (the writer's thread included).
+
+Request ids are made like the gateway makes them (time-ordered, ``storage/ids.py``);
+``--ids random`` uses 24 random hex characters instead, as the gateway did before.
 
 Postgres runs in a throw-away schema that is dropped afterwards.
 """
@@ -28,18 +34,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from switchpoint.storage.ids import new_request_id
 from switchpoint.storage.records import AttemptRecord, RequestRecord
-from switchpoint.storage.store import LogStore
+from switchpoint.storage.spool import Spool
+from switchpoint.storage.store import LogStore, StoreUnavailable
 from switchpoint.storage.writer import BatchingSink
 
 PG_URL = os.environ.get("SWITCHPOINT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def make_records(n: int, tag: str) -> list[RequestRecord]:
+def make_records(n: int, tag: str, ids: str = "ordered") -> list[RequestRecord]:
     now = time.time()
     return [
         RequestRecord(
-            request_id=f"{tag}-{i:09d}", created=now, model="gpt-4o-mini", stream=i % 2 == 0, group="chat",
+            request_id=new_request_id() if ids == "ordered" else secrets.token_hex(12), created=now,
+            model="gpt-4o-mini", stream=i % 2 == 0, group="chat",
             deployment="openai-1", upstream_model="gpt-4o-mini-2024-07-18", latency_ms=812.5, ttft_ms=143.0,
             prompt_tokens=1200, completion_tokens=240, cached_tokens=512, cost=0.000_324, finish_reason="stop",
             tags=("team:search", "env:prod"), user="user-1234", key_id="key-abc", team="search",
@@ -108,6 +117,7 @@ async def paced(sink: BatchingSink | _Discard, records: list[RequestRecord], rat
     stop, lags = asyncio.Event(), []
     probe = asyncio.create_task(lag_probe(stop, lags))
     loop = asyncio.get_running_loop()
+    cpu, loop_cpu = time.process_time(), time.thread_time()
     start, sent, step = loop.time(), 0, 0.005
     while sent < len(records):
         due = min(len(records), int((loop.time() - start) * rate))
@@ -118,7 +128,9 @@ async def paced(sink: BatchingSink | _Discard, records: list[RequestRecord], rat
     await sink.aclose()
     stop.set()
     await probe
-    return {"p50": pct(lags, 0.50), "p99": pct(lags, 0.99), "max": max(lags)}
+    n = len(records)
+    return {"p50": pct(lags, 0.50), "p99": pct(lags, 0.99), "max": max(lags),
+            "cpu_us": (time.process_time() - cpu) / n * 1e6, "loop_cpu_us": (time.thread_time() - loop_cpu) / n * 1e6}
 
 
 async def run_paced(make_store: Any, records: list[RequestRecord], rate: int, batch_size: int) -> dict[str, Any]:
@@ -134,6 +146,44 @@ async def run_paced(make_store: Any, records: list[RequestRecord], rate: int, ba
         f"paced_{rate}/s_lag_ms_p99": with_sink["p99"],
         f"paced_{rate}/s_lag_ms_max": with_sink["max"],
         "baseline_lag_ms_p99": baseline["p99"],
+        "paced_cpu_us_per_record": with_sink["cpu_us"] - baseline["cpu_us"],
+        "paced_loop_cpu_us_per_record": with_sink["loop_cpu_us"] - baseline["loop_cpu_us"],
+    }
+
+
+class _DownStore:
+    """A store that is unreachable (F14): every write fails, so the writer spools."""
+
+    async def migrate(self) -> list[str]:
+        raise StoreUnavailable("down for the benchmark")
+
+    async def write(self, records: Any) -> None:
+        raise StoreUnavailable("down for the benchmark")
+
+    async def prune(self, policy: Any, now: float) -> Any:
+        raise StoreUnavailable("down for the benchmark")
+
+    async def close(self) -> None:
+        return None
+
+
+async def run_outage(records: list[RequestRecord], rate: int, batch_size: int) -> dict[str, Any]:
+    """F14: the paced run while the store is down and every record goes to the disk spool."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp) / "spool", max_bytes=1 << 30)
+        sink = BatchingSink(_DownStore(), batch_size=batch_size, flush_interval=0.1, queue_max=len(records) + 1,
+                            spool=spool, retry_max=3600)  # fmt: skip
+        sink.start()
+        with_sink = await paced(sink, records, rate)
+        assert sink.spooled == len(records), sink.stats()
+        baseline = await paced(_Discard(), records, rate)
+    return {
+        f"outage_{rate}/s_lag_ms_p50": with_sink["p50"],
+        f"outage_{rate}/s_lag_ms_p99": with_sink["p99"],
+        f"outage_{rate}/s_lag_ms_max": with_sink["max"],
+        "outage_baseline_lag_ms_p99": baseline["p99"],
+        "outage_cpu_us_per_record": with_sink["cpu_us"] - baseline["cpu_us"],
+        "outage_loop_cpu_us_per_record": with_sink["loop_cpu_us"] - baseline["loop_cpu_us"],
     }
 
 
@@ -171,10 +221,19 @@ async def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--rate", type=int, default=2000, help="records/s for the paced run")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the paced run")
+    parser.add_argument("--ids", choices=("ordered", "random"), default="ordered", help="request id shape")
+    parser.add_argument("--outage", action="store_true", help="only the F14 run: store down, records spooled")
     args = parser.parse_args()
+    if args.outage:
+        result = await run_outage(make_records(int(args.rate * args.seconds), "outage", args.ids), args.rate,
+                                  args.batch_size)  # fmt: skip
+        print("outage (spool only):")
+        for key, value in result.items():
+            print(f"  {key:32s} {value:12,.2f}")
+        return
     for name in args.stores.split(","):
-        records = make_records(args.records, f"{name}-{secrets.token_hex(3)}")
-        paced_records = make_records(int(args.rate * args.seconds), f"{name}-paced-{secrets.token_hex(3)}")
+        records = make_records(args.records, name, args.ids)
+        paced_records = make_records(int(args.rate * args.seconds), name, args.ids)
         bench = bench_sqlite if name == "sqlite" else bench_postgres
         result = await bench(records, paced_records, args)
         print(f"{name}:")

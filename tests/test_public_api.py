@@ -15,7 +15,7 @@ def test_all_is_sorted_and_complete() -> None:
     modules = {
         "typing", "metrics", "streaming", "analysis", "analytics", "dashboard", "balancing", "cli", "clock",
         "config", "engine", "errors", "protocols", "providers", "sdk", "server", "storage", "testing", "types",
-        "validation", "local", "routing",
+        "validation", "local", "routing", "tracing",
     }
     assert public - modules == exported
 

@@ -34,7 +34,7 @@ def test_concurrent_emitters_lose_nothing(target: StoreTarget) -> None:
         await sink.aclose()
         assert sink.stats() | {"queued": 0} == {
             "emitted": 5000, "queued": 0, "written": 5000, "spooled": 0, "replayed": 0, "dropped": 0,
-            "rejected": 0, "write_failures": 0, "pruned": 0}  # fmt: skip
+            "rejected": 0, "write_failures": 0, "pruned": 0, "lost": 0}  # fmt: skip
         store = target.make()
         try:
             assert await store.count("requests") == 5000

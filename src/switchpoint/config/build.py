@@ -12,6 +12,7 @@ import random
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from switchpoint.analysis import AnalysisConfig, Artifacts
@@ -24,10 +25,12 @@ from switchpoint.clock import Clock, MonotonicClock
 from switchpoint.config.schema import (
     DeploymentConfig,
     GatewayConfig,
+    LogsConfig,
     ModelGroupConfig,
     PolicyConfig,
     RouterConfig,
     TimeoutsConfig,
+    TracingConfig,
 )
 from switchpoint.engine import Gateway
 from switchpoint.errors import ConfigError
@@ -39,10 +42,18 @@ from switchpoint.routing.protocol import RoutingPolicy
 from switchpoint.routing.router import Gated, Router, Routing, SharedAnalysis
 from switchpoint.routing.rules import RulesPolicy, compile_rule, uses_features
 from switchpoint.routing.semantic import SemanticPolicy, SemanticRoute
+from switchpoint.storage.ledger import Ledger
+from switchpoint.storage.retention import RetentionPolicy
 from switchpoint.storage.sinks import NullSink
+from switchpoint.storage.spool import Spool
+from switchpoint.storage.store import LogStore, open_store
+from switchpoint.storage.writer import BatchingSink
 from switchpoint.types import Capabilities, Deployment, ModelGroup, Price, Timeouts
 
-__all__ = ["Resilience", "build_gateway", "build_groups", "build_resilience", "build_routing"]
+__all__ = [
+    "Resilience", "build_gateway", "build_groups", "build_log_sink", "build_resilience", "build_routing",
+    "build_tracing_sink",
+]
 
 
 def build_groups(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> list[ModelGroup]:
@@ -235,6 +246,46 @@ def _calibrate_share(predictor: Any, policy: LearnedPolicy, path: str, share: fl
                 q = predictor.predict(str(text), [strong, weak])
                 scores.append(q[strong] - q[weak])
     return float(calibrate.calibrate_threshold(scores, share))
+
+
+# -- the request log -----------------------------------------------------------------------------
+
+
+def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
+    """The durable request log (a batching writer in front of SQLite or Postgres), or None when off."""
+    if config.url is None:
+        return None
+    store = open_store(config.url, schema=config.pg_schema)
+    spool = Spool(Path(config.spool_dir), max_bytes=config.spool_max_bytes) if config.spool_dir else None
+    retention = RetentionPolicy(
+        raw_days=config.retention_days, max_rows=config.max_rows, rollup_days=config.rollup_retention_days
+    )
+    sink = BatchingSink(
+        store,
+        batch_size=config.batch_size,
+        flush_interval=config.flush_ms / 1000,
+        queue_max=config.queue_max,
+        spool=spool,
+        retention=retention,
+        prune_interval=config.prune_interval_s,
+        write_timeout=config.write_timeout_s,
+        store_content=config.store_content,
+        # Counts what a killed process lost (storage/ledger.py); it lives next to the spool.
+        ledger=Ledger(config.spool_dir) if config.spool_dir else None,
+    )
+    return sink, store
+
+
+def build_tracing_sink(config: TracingConfig) -> EventSink | None:
+    """OpenTelemetry spans of finished requests (``switchpoint.tracing``), or None when off. The
+    OpenTelemetry SDK is imported here and only here, when ``tracing.enabled`` is set."""
+    if not config.enabled:
+        return None
+    try:
+        from switchpoint.tracing import TracingSink, make_exporter
+    except ImportError as exc:
+        raise ConfigError(f"tracing.enabled needs OpenTelemetry: pip install 'switchpoint[otel]' ({exc})") from exc
+    return TracingSink(config, exporter=make_exporter(config))
 
 
 # -- resilience: balancing, health, retries, fallbacks, cascade, hedging -----------------------

@@ -28,6 +28,7 @@ __all__ = [
     "RouterConfig",
     "ServerConfig",
     "TimeoutsConfig",
+    "TracingConfig",
 ]
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -389,9 +390,23 @@ def _location_error(loc: tuple[str | int, ...], message: str) -> InitErrorDetail
     return InitErrorDetails(type=PydanticCustomError("routing", message), loc=loc, input=None)
 
 
+class TracingConfig(StrictModel):
+    """OpenTelemetry traces of finished requests (extra ``switchpoint[otel]``; docs/storage.md)."""
+
+    enabled: bool = False
+    exporter: Literal["auto", "otlp", "console", "none"] = Field(
+        default="auto", description="auto: OTLP when opentelemetry-exporter-otlp is installed, else console")
+    endpoint: str | None = Field(default=None, description="OTLP endpoint; default: OTEL_EXPORTER_OTLP_* or the "
+                                                           "exporter's own default")  # fmt: skip
+    service_name: str = Field(default="switchpoint", min_length=1)
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0, description="fraction of requests traced")
+    queue_max: int = Field(default=10_000, ge=1, description="finished requests waiting to become spans")
+
+
 class GatewayConfig(StrictModel):
     server: ServerConfig = ServerConfig()
     logs: LogsConfig = LogsConfig()
+    tracing: TracingConfig = TracingConfig()
     analysis: dict[str, Any] = Field(default_factory=dict, description="request analysis (docs/analysis.md)")
     timeouts: TimeoutsConfig = TimeoutsConfig()
     models: list[ModelGroupConfig] = Field(default_factory=list)

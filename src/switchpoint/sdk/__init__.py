@@ -1,5 +1,5 @@
 """The in-process Python SDK."""
 
-from switchpoint.sdk.router import Router, SyncRouter
+from switchpoint.sdk.router import ChatChunks, Completion, Router, SyncChatChunks, SyncRouter
 
-__all__ = ["Router", "SyncRouter"]
+__all__ = ["ChatChunks", "Completion", "Router", "SyncChatChunks", "SyncRouter"]

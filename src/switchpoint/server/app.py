@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
@@ -27,6 +26,7 @@ from switchpoint.server.embeddings_api import EMBEDDINGS_PATHS, EmbeddingsEndpoi
 from switchpoint.server.error_responses import error_response, retry_after
 from switchpoint.server.openai_api import ChatEndpoint, list_models
 from switchpoint.server.route_api import RouteEndpoint
+from switchpoint.storage.ids import new_request_id
 from switchpoint.storage.store import LogStore
 
 __all__ = ["SwitchpointApp"]
@@ -122,7 +122,7 @@ class SwitchpointApp:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = header(scope, b"x-request-id") or os.urandom(12).hex().encode()
+        request_id = header(scope, b"x-request-id") or new_request_id().encode()
         headers: Headers = [(b"x-request-id", request_id[:128])]
         path: str = scope["path"]
         method: str = scope["method"]

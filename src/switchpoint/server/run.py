@@ -5,49 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 import orjson
 import uvicorn
 
-from switchpoint.config.build import build_gateway
-from switchpoint.config.schema import GatewayConfig, LogsConfig
+from switchpoint.config.build import build_gateway, build_log_sink, build_tracing_sink
+from switchpoint.config.schema import GatewayConfig
 from switchpoint.engine import Gateway
 from switchpoint.metrics import MetricsSink
 from switchpoint.protocols import EventSink
 from switchpoint.server.app import SwitchpointApp
-from switchpoint.storage.retention import RetentionPolicy
 from switchpoint.storage.sinks import FanoutSink
-from switchpoint.storage.spool import Spool
-from switchpoint.storage.store import LogStore, open_store
 from switchpoint.storage.writer import BatchingSink
 
 __all__ = ["build_app", "serve", "worker_app"]
 
 _CONFIG_ENV = "SWITCHPOINT_WORKER_CONFIG_JSON"
-
-
-def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
-    """The durable request log (a batching writer in front of SQLite or Postgres), or None when off."""
-    if config.url is None:
-        return None
-    store = open_store(config.url, schema=config.pg_schema)
-    spool = Spool(Path(config.spool_dir), max_bytes=config.spool_max_bytes) if config.spool_dir else None
-    retention = RetentionPolicy(
-        raw_days=config.retention_days, max_rows=config.max_rows, rollup_days=config.rollup_retention_days
-    )
-    sink = BatchingSink(
-        store,
-        batch_size=config.batch_size,
-        flush_interval=config.flush_ms / 1000,
-        queue_max=config.queue_max,
-        spool=spool,
-        retention=retention,
-        prune_interval=config.prune_interval_s,
-        write_timeout=config.write_timeout_s,
-        store_content=config.store_content,
-    )
-    return sink, store
 
 
 def _health_metrics(gateway: Gateway) -> list[str]:
@@ -77,6 +50,9 @@ def _log_metrics(sink: BatchingSink) -> list[str]:
     for outcome in ("emitted", "written", "spooled", "replayed", "dropped", "rejected"):
         lines.append(f'switchpoint_log_records_total{{outcome="{outcome}"}} {int(stats.get(outcome, 0))}')
     lines += [
+        "# HELP switchpoint_log_records_lost_total Acknowledged records a log writer lost: killed before it flushed.",
+        "# TYPE switchpoint_log_records_lost_total counter",
+        f'switchpoint_log_records_lost_total{{reason="killed"}} {int(stats.get("lost", 0))}',
         "# HELP switchpoint_log_store_up Whether the log store accepted the last write.",
         "# TYPE switchpoint_log_store_up gauge",
         f"switchpoint_log_store_up {0 if sink.degraded else 1}",
@@ -92,7 +68,8 @@ def build_app(config: GatewayConfig) -> SwitchpointApp:
         return _health_metrics(gateway) + (_log_metrics(logs[0]) if logs is not None else [])
 
     metrics = MetricsSink(extra=extra_metrics)
-    sinks: list[EventSink] = [metrics] if logs is None else [metrics, logs[0]]
+    tracing = build_tracing_sink(config.tracing)
+    sinks: list[EventSink] = [metrics, *([logs[0]] if logs is not None else []), *([tracing] if tracing else [])]
     gateway = build_gateway(config, sink=FanoutSink(sinks))
     key = config.server.master_key.get_secret_value() if config.server.master_key else None
     return SwitchpointApp(
@@ -100,7 +77,7 @@ def build_app(config: GatewayConfig) -> SwitchpointApp:
         master_key=key,
         max_body_bytes=config.server.max_body_bytes,
         metrics=metrics,
-        on_startup=[gateway.start],
+        on_startup=[gateway.start] if logs is None else [gateway.start, logs[0].astart],
         store=logs[1] if logs is not None else None,
     )
 

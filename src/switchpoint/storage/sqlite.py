@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 import time
 import uuid
@@ -26,8 +27,8 @@ from switchpoint.storage.rows import (
     attempt_rows,
     insert_attempts_sql,
     insert_requests_sql,
-    request_row,
     row_to_request,
+    sqlite_request_row,
 )
 from switchpoint.storage.store import DailyStats, RecordsRejected, StoreUnavailable
 
@@ -56,8 +57,6 @@ class SQLiteStore:
         self._migrations = tuple(migrations)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchpoint-sqlite")
         self._conn: sqlite3.Connection | None = None
-        self._insert_requests = insert_requests_sql(SQLITE)
-        self._insert_attempts = insert_attempts_sql(SQLITE)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -155,11 +154,12 @@ class SQLiteStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"SQLite write failed: {exc}") from exc
 
-    def _write_sync(self, requests: list[tuple[object, ...]], attempts: list[tuple[object, ...]]) -> None:
+    def _write_sync(self, requests: _Chunks, attempts: _Chunks) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(self._insert_requests, requests)
-            if attempts:
-                conn.executemany(self._insert_attempts, attempts)
+            for sql, params in requests:
+                conn.execute(sql, params)
+            for sql, params in attempts:
+                conn.execute(sql, params)
 
         self._transaction(work)
 
@@ -267,20 +267,59 @@ class SQLiteStore:
 
 
 _SLICE = 64  # records turned into rows per event-loop turn
+_CHUNK = 64  # rows per INSERT statement
 
 
-async def _rows(records: Sequence[RequestRecord]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """Rows are built on the event loop, a slice per turn, not on the writer thread: Python work
-    there would hold the GIL against the loop for up to the switch interval (5 ms) at a time,
-    while sqlite3 releases the GIL around every statement step."""
-    requests: list[tuple[object, ...]] = []
-    attempts: list[tuple[object, ...]] = []
+def _insert_many_sql(single: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ...), (?, ...) ...`` for ``rows`` rows, from the one-row statement."""
+    head, rest = single.split(" VALUES ", 1)
+    group, tail = rest.split(") ", 1)
+    return f"{head} VALUES {', '.join([group + ')'] * rows)} {tail}"
+
+
+@functools.lru_cache(maxsize=2 * _CHUNK)
+def _chunk_sql(table: str, rows: int) -> str:
+    single = insert_requests_sql(SQLITE) if table == "requests" else insert_attempts_sql(SQLITE)
+    return _insert_many_sql(single, rows)
+
+
+_Chunks = list[tuple[str, list[object]]]
+
+
+async def _rows(records: Sequence[RequestRecord]) -> tuple[_Chunks, _Chunks]:
+    """The batch as multi-row INSERT statements of up to ``_CHUNK`` rows, with flat parameters.
+
+    Built on the event loop, a slice per turn, not on the writer thread: Python work there would
+    hold the GIL against the loop for up to the switch interval (5 ms) at a time. And many rows
+    per statement, not ``executemany``: sqlite3 releases the GIL around every statement step, and
+    each release lets the writer thread take the GIL back from the loop once more. With one row
+    per step that was one GIL hand-off per row, which cost the loop more than the rows themselves
+    (``docs/benchmarks.md``, request log on vs off)."""
+    requests: _Chunks = []
+    attempts: _Chunks = []
+    flat_r: list[object] = []
+    flat_a: list[object] = []
+    n_r = n_a = 0
     for start in range(0, len(records), _SLICE):
         if start:
             await asyncio.sleep(0)
         for record in records[start : start + _SLICE]:
-            requests.append(request_row(record, SQLITE))
-            attempts.extend(attempt_rows(record, SQLITE))
+            flat_r.extend(sqlite_request_row(record))
+            n_r += 1
+            if n_r == _CHUNK:
+                requests.append((_chunk_sql("requests", n_r), flat_r))
+                flat_r, n_r = [], 0
+            if record.attempts:
+                for row in attempt_rows(record, SQLITE):
+                    flat_a.extend(row)
+                    n_a += 1
+                    if n_a == _CHUNK:
+                        attempts.append((_chunk_sql("attempts", n_a), flat_a))
+                        flat_a, n_a = [], 0
+    if n_r:
+        requests.append((_chunk_sql("requests", n_r), flat_r))
+    if n_a:
+        attempts.append((_chunk_sql("attempts", n_a), flat_a))
     return requests, attempts
 
 

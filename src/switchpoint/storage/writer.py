@@ -12,6 +12,9 @@ so a batch written twice (a commit whose acknowledgement was lost, a replay cut 
 is stored once. Every record ends up counted exactly once in :attr:`written`, :attr:`replayed`
 (after :attr:`spooled`), :attr:`rejected` or :attr:`dropped`; nothing grows without bound.
 
+After a ``SIGKILL`` the records still in memory are gone; with a :class:`~switchpoint.storage.ledger.Ledger`
+they are counted: the next start reports them in :attr:`lost` (``docs/storage.md``).
+
 A batch the store *refuses* (:class:`~switchpoint.storage.store.RecordsRejected`) is split in
 halves until the offending records are isolated; only those are dropped (and counted in both
 :attr:`rejected` and :attr:`dropped`), so one bad row never poisons a batch or the spool.
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from switchpoint.clock import Clock, MonotonicClock
+from switchpoint.storage.ledger import KIND_SPOOL, KIND_STORE, Ledger, Orphan, claim_orphans
 from switchpoint.storage.records import RequestRecord
 from switchpoint.storage.retention import RetentionPolicy
 from switchpoint.storage.spool import Spool
@@ -70,6 +74,7 @@ class BatchingSink:
         replay_batches_per_tick: int = 8,
         close_timeout: float = 30.0,
         store_content: bool = False,
+        ledger: Ledger | None = None,
         clock: Clock | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -90,6 +95,9 @@ class BatchingSink:
         self._store_content = store_content
         self._clock = clock or MonotonicClock()
         self._log = logger or _LOG
+        self.ledger = ledger
+        self._inflight = 0  # records taken off the queue and not yet settled
+        self._orphans_checked = ledger is None
 
         self._queue: deque[RequestRecord] = deque()
         self._wake = asyncio.Event()
@@ -118,6 +126,8 @@ class BatchingSink:
         self.rejected = 0
         self.write_failures = 0
         self.pruned = 0
+        # Records a previous process acknowledged and never settled (it was killed); see ledger.py.
+        self.lost = 0
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -125,8 +135,13 @@ class BatchingSink:
         """Queue one record. O(1), no I/O, never raises; a full queue drops and counts."""
         try:
             self.emitted += 1
+            ledger = self.ledger
+            if ledger is not None:
+                ledger.emitted(self.emitted)
             if self._closed or len(self._queue) >= self._queue_max:
                 self._drop(1, "the log queue is full" if not self._closed else "the log sink is closed")
+                if ledger is not None:
+                    ledger.settled(self._settled_total())
                 return
             self._queue.append(record)
             if self._task is None:
@@ -170,6 +185,7 @@ class BatchingSink:
             "rejected": self.rejected,
             "write_failures": self.write_failures,
             "pruned": self.pruned,
+            "lost": self.lost,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -178,6 +194,11 @@ class BatchingSink:
         """Start the background task on the running loop. Idempotent; ``emit`` calls it lazily."""
         if self._task is None and not self._closing:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="switchpoint-log-writer")
+
+    async def astart(self) -> None:
+        """:meth:`start` as a startup hook: the first tick migrates and counts earlier losses at
+        once, not on the first request."""
+        self.start()
 
     async def flush(self) -> None:
         """Hand every record queued so far to the store (or the spool). For tests and shutdown."""
@@ -199,6 +220,10 @@ class BatchingSink:
 
     async def _run(self) -> None:
         try:
+            try:
+                await self._tick()  # migrate, count what killed predecessors lost, replay their spool
+            except Exception:
+                self._log.exception("switchpoint: log writer tick failed")
             while not self._closing:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._flush_interval):
@@ -215,6 +240,8 @@ class BatchingSink:
         async with self._lock:
             if not self._migrated and self._store_due():
                 await self._migrate()
+            if not self._orphans_checked and self._migrated:
+                await self._count_orphans()
             await self._drain(len(self._queue), final=False)
             await self._replay_some(self._replay_batches)
             await self._maybe_prune()
@@ -241,6 +268,10 @@ class BatchingSink:
             await self._close_resources()
 
     async def _close_resources(self) -> None:
+        if self.ledger is not None:
+            # Clean when nothing acknowledged is unaccounted for (always, unless a drain failed).
+            self.ledger.close(clean=self.emitted == self._settled_total())
+            self.ledger = None
         try:
             if self.spool is not None:
                 await self._in_io(self.spool.close)
@@ -262,7 +293,12 @@ class BatchingSink:
                 return  # nowhere else to put them: they wait in memory until the next retry
             batch = [self._queue.popleft() for _ in range(min(self._batch_size, count, len(self._queue)))]
             count -= len(batch)
-            await self._deliver(self._prepare(batch), final=final)
+            self._inflight = len(batch)
+            try:
+                await self._deliver(self._prepare(batch), final=final)
+            finally:
+                self._inflight = 0
+                self._settle()
 
     def _prepare(self, batch: list[RequestRecord]) -> list[RequestRecord]:
         if self._store_content:
@@ -271,6 +307,8 @@ class BatchingSink:
 
     async def _deliver(self, batch: list[RequestRecord], *, final: bool) -> None:
         if self._store_due():
+            if self.ledger is not None:
+                self.ledger.begin(KIND_STORE, len(batch), batch[-1].request_id)
             rejected = await self._write(batch)
             if rejected is not None:
                 self.written += len(batch) - rejected
@@ -328,6 +366,8 @@ class BatchingSink:
 
     async def _to_spool(self, batch: list[RequestRecord]) -> None:
         assert self.spool is not None
+        if self.ledger is not None:
+            self.ledger.begin(KIND_SPOOL, len(batch), batch[-1].request_id)
         try:
             kept = await self._in_io(self.spool.append, batch)
         except Exception:
@@ -404,6 +444,46 @@ class BatchingSink:
             return
         self.pruned += result.requests_deleted
 
+    # -- loss accounting (ledger.py) ----------------------------------------------------------
+
+    def _settled_total(self) -> int:
+        return self.emitted - len(self._queue) - self._inflight
+
+    def _settle(self) -> None:
+        if self.ledger is not None:
+            self.ledger.end(self._settled_total())
+
+    async def _count_orphans(self) -> None:
+        """Count what processes that died with records in memory lost; once, after migrating."""
+        assert self.ledger is not None
+        self._orphans_checked = True
+        try:
+            orphans = await self._in_io(_claim, self.ledger.directory, self.ledger.path)
+        except Exception:
+            self._log.exception("switchpoint: reading the ledgers of earlier log writers failed")
+            return
+        counts = [orphan.lost(await self._committed(orphan)) for orphan in orphans]
+        self.lost += sum(counts)  # at once: a reader sees every orphan counted, or none
+        for lost in counts:
+            if lost:
+                self._log.error(
+                    "switchpoint: a log writer stopped without flushing (killed?): %d acknowledged request "
+                    "record(s) were lost (%d lost in total since this start)", lost, self.lost)  # fmt: skip
+
+    async def _committed(self, orphan: Orphan) -> bool:
+        """Whether the batch a dead writer was committing reached the store (its last id is there)."""
+        if orphan.inflight_kind != KIND_STORE or not orphan.inflight:
+            return False
+        lookup = getattr(self.store, "get_request", None)
+        if lookup is None:
+            return False
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                return await lookup(orphan.inflight_last_id) is not None
+        except Exception as exc:
+            self._log.warning("switchpoint: could not tell whether a dead writer's last batch was stored: %s", exc)
+            return False
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _drop(self, count: int, why: str) -> None:
@@ -418,6 +498,10 @@ class BatchingSink:
         if self._io is None:
             self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchpoint-spool")
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+
+def _claim(directory: Path, own: Path) -> list[Orphan]:
+    return claim_orphans(directory, own=own)
 
 
 def _seal_and_list(spool: Spool) -> list[Path]:
