@@ -75,6 +75,10 @@ class SwitchpointApp:
         self.ready = False
         self._routes = self._route_table()
 
+    def add_startup(self, hook: Hook) -> None:
+        """Run ``hook`` at start-up, after the hooks given at construction."""
+        self._on_startup.append(hook)
+
     def _route_table(self) -> dict[str, tuple[str | None, bool, Handler]]:
         """path -> (the one method allowed or None for any, whether the master key is needed, handler)."""
         routes: dict[str, tuple[str | None, bool, Handler]] = {}
