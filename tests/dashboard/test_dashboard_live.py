@@ -121,7 +121,7 @@ def test_explorer_shows_a_learned_decision_with_features_shadow_and_attempts(pag
     cells = page.eval("[...document.querySelectorAll('[data-testid=decision-candidates] tr.candidate')]"
                       ".map(r => [...r.cells].slice(1).map(c => c.textContent))")  # fmt: skip
     assert [c[1] for c in cells] == ["0.90", "0.85"]  # predicted quality
-    assert "lost on the threshold" in _text(page, "[data-testid=decision-candidates]")
+    assert "< threshold" in _text(page, "[data-testid=decision-candidates]")  # the losing candidate says why
     assert "threshold 0.1" in detail and "guardrails" in detail  # objective, and the policy with no opinion
     # The shadow decision is there, marked as never served.
     shadow = _attrs(page, "[data-testid=shadow-decision]", "chosen", "policy")
