@@ -234,3 +234,43 @@ def test_failover_from_anthropic_to_gemini(client: openai.OpenAI, gateway: Serve
     chunks = list(client.chat.completions.create(model="claude-or-gemini", messages=MESSAGES, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "From Gemini."
     assert gateway.sink.records[-1].deployment == "backup"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_rate_limit_headers_pause_the_deployment_until_their_reset(
+        anthropic_fake: FakeAnthropicUpstream, gemini_fake: FakeGeminiUpstream, stream: bool) -> None:
+    """``anthropic-ratelimit-*`` on an answer (plain or streamed): nothing left means the deployment
+    pauses until the reset, and the next requests go to the other deployment without a 429."""
+    import datetime
+
+    anthropic_fake.reset()
+    gemini_fake.reset()
+    reset = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+    anthropic_fake.script("claude-limited", headers={
+        "anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": reset.isoformat().replace("+00:00", "Z")})
+    claude = {"provider": "anthropic", "api_base": anthropic_fake.base_url, "api_key": ANTHROPIC_KEY}
+    gemini = {"provider": "gemini", "api_base": gemini_fake.base_url, "api_key": GEMINI_KEY}
+    config = {"models": [{"name": "pair", "deployments": [
+        {**claude, "id": "primary", "model": "claude-limited", "weight": 1000},
+        {**gemini, "id": "backup", "model": "gemini-backup", "weight": 0.001}]}]}
+    with ServedGateway(config) as served, openai.OpenAI(base_url=served.url + "/v1", api_key="x",
+                                                        max_retries=0) as client:
+        def ask() -> str:
+            if stream:
+                with client.chat.completions.with_streaming_response.create(
+                        model="pair", messages=MESSAGES, stream=True) as raw:
+                    for _ in raw.iter_lines():
+                        pass
+                    return raw.headers["x-switchpoint-deployment"]
+            return client.chat.completions.with_raw_response.create(
+                model="pair", messages=MESSAGES).headers["x-switchpoint-deployment"]
+
+        assert ask() == "primary"  # its answer says no request is left for about 30 s
+        for _ in range(3):
+            assert ask() == "backup"
+        assert len(anthropic_fake.requests) == 1
+        health = served.app.gateway.health()["deployments"]["pair"]
+        primary = next(d for d in health if d["id"] == "primary")
+        assert primary["state"] == "rate_limited" and primary["upstream_limits"]["limit_requests"] == 50
+        assert 20 < primary["cooldown_remaining_s"] <= 30

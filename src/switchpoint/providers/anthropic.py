@@ -31,6 +31,7 @@ from switchpoint.providers.native import (
     protocol_error,
     retry_after_seconds,
 )
+from switchpoint.providers.ratelimits import parse_anthropic_limits
 from switchpoint.providers.translate.anthropic import (
     DEFAULT_MAX_TOKENS,
     AnthropicStreamTranslator,
@@ -56,14 +57,15 @@ class AnthropicProvider:
 
     async def complete(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> ChatResponse:
         body = self._body(request, deployment, upstream_model, stream=False)
-        data = await self._upstream.post_json(
-            self._url_for(deployment), body, self._headers_for(deployment), deployment, _status_error
+        data, limits = await self._upstream.post_json_limits(
+            self._url_for(deployment), body, self._headers_for(deployment), deployment, _status_error,
+            parse_anthropic_limits,
         )
         try:
             out, usage, finish = response_from_anthropic(data, created=int(time.time()))
         except MalformedUpstream as exc:
             raise protocol_error(deployment, str(exc)) from None
-        return ChatResponse(body=out, usage=usage, raw=None, finish_reason=finish)
+        return ChatResponse(body=out, usage=usage, raw=None, finish_reason=finish, limits=limits)
 
     async def stream(self, request: ChatRequest, deployment: Deployment, upstream_model: str) -> TranslatedStream:
         body = self._body(request, deployment, upstream_model, stream=True)
@@ -73,7 +75,9 @@ class AnthropicProvider:
         translator = AnthropicStreamTranslator(
             created=int(time.time()), model=upstream_model, include_usage=request.include_usage
         )
-        return TranslatedStream(resp, deployment, translator, first_deadline=first_deadline, event_error=_event_error)
+        stream = TranslatedStream(resp, deployment, translator, first_deadline=first_deadline, event_error=_event_error)
+        stream.limits = parse_anthropic_limits(resp.headers)
+        return stream
 
     async def aclose(self) -> None:
         await self._upstream.aclose()

@@ -16,7 +16,7 @@ from yarl import URL
 
 from switchpoint.errors import ProviderConnectionError, ProviderError, ProviderProtocolError, ProviderTimeout
 from switchpoint.providers.sse import SSEBuffer
-from switchpoint.types import Deployment, Usage
+from switchpoint.types import Deployment, UpstreamLimits, Usage
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -202,6 +202,8 @@ class UpstreamStream:
         self._deployment = deployment
         self._first_deadline = first_deadline
         self._done = False
+        #: The upstream's rate-limit headers, read by the adapter that opened the stream.
+        self.limits: UpstreamLimits | None = None
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
 

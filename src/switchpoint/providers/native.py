@@ -22,7 +22,7 @@ from switchpoint.errors import ProviderError, ProviderProtocolError
 from switchpoint.providers.http import ClientPool, UpstreamStream, read_capped, transport_boundary
 from switchpoint.providers.sse import event_data
 from switchpoint.providers.translate.common import MalformedUpstream, UpstreamErrorEvent
-from switchpoint.types import Deployment, Usage
+from switchpoint.types import Deployment, UpstreamLimits, Usage
 
 __all__ = [
     "EventError",
@@ -106,6 +106,9 @@ def _refuse_redirect(deployment: Deployment, status: int) -> None:
         raise protocol_error(deployment, f"answered with a redirect ({status}), which is not followed")
 
 
+ReadLimits = Callable[[Mapping[str, str]], UpstreamLimits | None]
+
+
 class NativeUpstream:
     """Posts to upstreams over pooled sessions, with per-deployment timeouts built once.
 
@@ -120,6 +123,19 @@ class NativeUpstream:
     async def post_json(
         self, url: URL, body: bytes, headers: Mapping[str, str], deployment: Deployment, status_error: StatusError
     ) -> Any:
+        return (await self._post(url, body, headers, deployment, status_error, None))[0]
+
+    async def post_json_limits(
+        self, url: URL, body: bytes, headers: Mapping[str, str], deployment: Deployment, status_error: StatusError,
+        read_limits: ReadLimits,
+    ) -> tuple[Any, UpstreamLimits | None]:
+        """``post_json``, plus what ``read_limits`` finds in the answer's rate-limit headers."""
+        return await self._post(url, body, headers, deployment, status_error, read_limits)
+
+    async def _post(
+        self, url: URL, body: bytes, headers: Mapping[str, str], deployment: Deployment, status_error: StatusError,
+        read_limits: ReadLimits | None,
+    ) -> tuple[Any, UpstreamLimits | None]:
         with transport_boundary(deployment, "first_token"):
             async with self._pool.session(url).post(
                 url, data=body, headers=headers, timeout=self._timeout_for(deployment), allow_redirects=False
@@ -128,8 +144,9 @@ class NativeUpstream:
                 raw = await read_capped(resp, deployment)
                 if resp.status != 200:
                     raise status_error(deployment, resp.status, raw, resp.headers)
+                limits = read_limits(resp.headers) if read_limits is not None else None
         try:
-            return orjson.loads(raw)
+            return orjson.loads(raw), limits
         except orjson.JSONDecodeError:
             raise protocol_error(deployment, "returned invalid JSON") from None
 
