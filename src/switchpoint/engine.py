@@ -338,6 +338,12 @@ class Gateway:
             candidates = capable(group, request)
         if runtime.windows and run.prompt_tokens() > runtime.windows:
             candidates = fit_context(group, candidates, run.prompt_tokens())
+        ordered, panic = self._balance(group, candidates)
+        return ordered, runtime, panic
+
+    def _balance(self, group: ModelGroup, candidates: Sequence[Deployment]) -> tuple[list[Deployment], bool]:
+        """``candidates`` without those cooling down, in the balancer's order, and whether this is
+        panic routing; a fast ``NoHealthyDeployment`` when none may take the request."""
         health = self.health_tracker
         available, panic = candidates, False
         if health.paused:
@@ -349,7 +355,7 @@ class Gateway:
         ordered = self._balancer.order(group, available) if available else []
         if not ordered:
             raise unavailable(group, candidates, health, self.clock.now())
-        return ordered, runtime, panic
+        return ordered, panic
 
     async def _attempts(
         self, run: Run, group: ModelGroup, matched: str | None, reason: str, stream: bool
@@ -608,7 +614,7 @@ class Gateway:
 
     def _embedding_order(self, group: ModelGroup) -> tuple[list[Deployment], list[Deployment], bool]:
         """The group's embedding deployments, those that may take the request in the balancer's
-        order, and whether this is panic routing (as :meth:`_order` does for chat)."""
+        order, and whether this is panic routing."""
         candidates = [d for d in group.deployments if self.embedder(d) is not None]
         if not candidates:
             raise UnsupportedCapability(
@@ -616,17 +622,7 @@ class Gateway:
                 "(OpenAI-compatible and Gemini deployments do).",
                 param="model",
             )
-        health = self.health_tracker
-        available, panic = candidates, False
-        if health.paused:
-            now = self.clock.now()
-            available = [d for d in candidates if health.available(health.of(d), now)]
-            if not available and health.panic([health.of(d) for d in candidates], now):
-                available, panic = candidates, True
-                self.counters["panics"] += 1
-        ordered = self._balancer.order(group, available) if available else []
-        if not ordered:
-            raise unavailable(group, candidates, health, self.clock.now())
+        ordered, panic = self._balance(group, candidates)
         return candidates, ordered, panic
 
     async def _embed_attempts(self, run: Run, group: ModelGroup, matched: str | None) -> Served[dict[str, Any]]:

@@ -18,7 +18,6 @@ picks one, per the configured objective:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -93,30 +92,15 @@ def expected_output_tokens(body: Mapping[str, Any], default: int) -> int:
 
 
 def learned_api() -> tuple[Any, Any, Any]:
-    """The modules of branch ``learn``: ``switchpoint.routing.learned``, its ``choose``, and the
-    calibration (``calibrate_threshold(scores, share) -> float``). Imported only when a ``learned``
-    policy is configured."""
+    """``switchpoint.routing.learned``, its ``choose`` rules and its ``calibrate`` functions,
+    imported only when a ``learned`` policy is configured (they load the predictor code)."""
     try:
-        learned = importlib.import_module("switchpoint.routing.learned")
-        choose = importlib.import_module("switchpoint.routing.learned.choose")
+        from switchpoint.routing import learned
+        from switchpoint.routing.learned import calibrate, choose
     except ImportError as exc:
         raise ValueError(f"the learned policy needs switchpoint.routing.learned, which cannot be imported: {exc}")\
             from None
-    try:
-        calibrate: Any = importlib.import_module("switchpoint.routing.learned.calibrate")
-    except ImportError:  # the evaluation toolkit's calibration: threshold_for_share(...).value
-        calibrate = _EvaluationCalibration()
     return learned, choose, calibrate
-
-
-class _EvaluationCalibration:
-    """``calibrate_threshold`` over ``switchpoint.routing.evaluation.calibration.threshold_for_share``
-    (whose quality lists only feed its report of the achieved quality: zeros here)."""
-
-    def calibrate_threshold(self, scores: Sequence[float], share: float) -> float:
-        module = importlib.import_module("switchpoint.routing.evaluation.calibration")
-        zeros = [0.0] * len(scores)
-        return float(module.threshold_for_share(list(scores), share, zeros, zeros).value)
 
 
 def decision_rule(objective: Mapping[str, float], choose: Any) -> DecisionRule:
