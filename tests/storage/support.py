@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
@@ -31,11 +31,12 @@ class StoreTarget:
     kind: str
     path: Path | None = None
     schema: str | None = None
+    writer: Literal["thread", "process"] = "thread"  # SQLite: where records are written
 
     def make(self, migration_list: Sequence[migrations.Migration] = migrations.MIGRATIONS) -> LogStore:
         if self.kind == "sqlite":
             assert self.path is not None
-            return SQLiteStore(self.path, migrations=migration_list)
+            return SQLiteStore(self.path, migrations=migration_list, writer=self.writer)
         return PostgresStore(PG_URL, schema=self.schema, migrations=migration_list)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -255,7 +255,7 @@ def build_log_sink(config: LogsConfig) -> tuple[BatchingSink, LogStore] | None:
     """The durable request log (a batching writer in front of SQLite or Postgres), or None when off."""
     if config.url is None:
         return None
-    store = open_store(config.url, schema=config.pg_schema)
+    store = open_store(config.url, schema=config.pg_schema, sqlite_writer=config.sqlite_writer)
     spool = Spool(Path(config.spool_dir), max_bytes=config.spool_max_bytes) if config.spool_dir else None
     retention = RetentionPolicy(
         raw_days=config.retention_days, max_rows=config.max_rows, rollup_days=config.rollup_retention_days

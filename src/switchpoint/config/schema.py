@@ -225,6 +225,9 @@ class LogsConfig(StrictModel):
     url: str | None = Field(default="sqlite:///.switchpoint/logs.db",
                             description="sqlite:///relative.db, sqlite:////absolute.db or postgresql://...")
     pg_schema: str | None = Field(default=None, description="Postgres schema for the tables")
+    sqlite_writer: Literal["process", "thread"] = Field(
+        default="process", description="SQLite: write records from a child process (default) or a thread"
+    )
     batch_size: int = Field(default=500, ge=1)
     flush_ms: float = Field(default=100, gt=0)
     queue_max: int = Field(default=50_000, ge=1)

@@ -1,8 +1,15 @@
-"""SQLiteStore: the default log store. stdlib ``sqlite3`` on one dedicated thread, WAL mode.
+"""SQLiteStore: the default log store. stdlib ``sqlite3``, WAL mode.
 
 Every database call runs on a private single-thread executor that owns the connection, so the
 event loop never blocks on disk and the connection is only ever used by the thread that opened
 it. Calls are serialised in submission order.
+
+Record writes can instead go to a child process (``writer="process"``, the gateway's default for
+a database file; :mod:`switchpoint.storage.sqlite_process`): a thread of the gateway's own
+process shares its GIL with the event loop, and binding thousands of parameters per batch there
+cost the loop far more than the rows themselves (``docs/benchmarks.md``, request log on vs off).
+Reads, feedback, migrations and pruning stay on the thread; both connections use WAL, in which
+one writer at a time and any number of readers work across processes.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import orjson
 
 from switchpoint.storage import migrations as schema
 from switchpoint.storage.records import RequestRecord
@@ -32,13 +41,16 @@ from switchpoint.storage.rows import (
 )
 from switchpoint.storage.store import DailyStats, RecordsRejected, StoreUnavailable
 
+if TYPE_CHECKING:
+    from switchpoint.storage.sqlite_process import SQLiteWriterProcess
+
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
 _TABLES = frozenset({"requests", "attempts", "feedback", "daily_rollups"})
 # Errors about the rows themselves; anything else (locked, I/O, missing file...) is "unavailable".
-_DATA_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError,
+DATA_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError,
                 OverflowError, TypeError, ValueError)  # fmt: skip
 
 
@@ -51,12 +63,19 @@ class SQLiteStore:
         *,
         busy_timeout_ms: int = 5_000,
         migrations: Sequence[schema.Migration] = schema.MIGRATIONS,
+        writer: Literal["thread", "process"] = "thread",
     ) -> None:
         self.path = str(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._migrations = tuple(migrations)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchpoint-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._process: SQLiteWriterProcess | None = None
+        if writer == "process" and self.path != ":memory:":  # another process cannot open :memory:
+            from switchpoint.storage.sqlite_process import SQLiteWriterProcess
+
+            self._process = SQLiteWriterProcess(self.path, busy_timeout_ms)
+        self.writer = "process" if self._process is not None else "thread"
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -66,56 +85,22 @@ class SQLiteStore:
     def _connection(self) -> sqlite3.Connection:
         """On the writer thread only."""
         if self._conn is None:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-                self._use_wal(conn)
-                # In WAL mode NORMAL is durable against a process crash; only a power loss can
-                # lose the last commits. The writer is off the hot path either way.
-                conn.execute("PRAGMA synchronous = NORMAL")
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = connect(self.path, self._busy_timeout_ms)
         return self._conn
 
-    def _use_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch to WAL. The switch ignores busy_timeout: when two processes open a new database at
-        once, one gets "database is locked" at once, so retry until the other one has done it."""
-        deadline = time.monotonic() + self._busy_timeout_ms / 1000
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-                    return
-                time.sleep(0.01)  # noqa: TID251 - on the store's own thread, never the event loop
-
     def _transaction(self, work: Callable[[sqlite3.Connection], T], *, immediate: bool = True) -> T:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        try:
-            result = work(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
-        return result
+        return transaction(self._connection(), work, immediate=immediate)
 
     # -- RecordStore -------------------------------------------------------------------------
 
     async def migrate(self) -> list[str]:
         try:
-            return await self._call(self._migrate_sync)
+            applied = await self._call(self._migrate_sync)
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"SQLite migration failed: {exc}") from exc
+        if self._process is not None:
+            await self._process.start()
+        return applied
 
     def _migrate_sync(self) -> list[str]:
         applied_now: list[str] = []
@@ -146,22 +131,23 @@ class SQLiteStore:
     async def write(self, records: Sequence[RequestRecord]) -> None:
         if not records:
             return
+        if self._process is not None:
+            try:
+                payload = await encoded_rows(records)
+            except (TypeError, ValueError) as exc:  # orjson: an int beyond 64 bits, say
+                raise RecordsRejected(f"SQLite refused the rows: {exc}") from exc
+            await self._process.write(payload)
+            return
         try:
-            requests, attempts = await _rows(records)
-            await self._call(self._write_sync, requests, attempts)
-        except _DATA_ERRORS as exc:
+            requests, attempts = await _row_lists(records)
+            await self._call(self._write_sync, chunked("requests", requests), chunked("attempts", attempts))
+        except DATA_ERRORS as exc:
             raise RecordsRejected(f"SQLite refused the rows: {exc}") from exc
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"SQLite write failed: {exc}") from exc
 
-    def _write_sync(self, requests: _Chunks, attempts: _Chunks) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            for sql, params in requests:
-                conn.execute(sql, params)
-            for sql, params in attempts:
-                conn.execute(sql, params)
-
-        self._transaction(work)
+    def _write_sync(self, requests: Chunks, attempts: Chunks) -> None:
+        self._transaction(partial(execute_chunks, requests, attempts))
 
     async def prune(self, policy: RetentionPolicy, now: float) -> PruneResult:
         try:
@@ -187,6 +173,8 @@ class SQLiteStore:
 
     async def close(self) -> None:
         try:
+            if self._process is not None:
+                await self._process.close()
             await self._call(self._close_sync)
         finally:
             self._executor.shutdown(wait=False)
@@ -266,6 +254,53 @@ class SQLiteStore:
         return await self._call(work)
 
 
+def connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, ``synchronous=NORMAL``."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        _use_wal(conn, busy_timeout_ms)
+        # In WAL mode NORMAL is durable against a process crash; only a power loss can
+        # lose the last commits. The writer is off the hot path either way.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Switch to WAL. The switch ignores busy_timeout: when two processes open a new database at
+    once, one gets "database is locked" at once, so retry until the other one has done it."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            time.sleep(0.01)  # noqa: TID251 - on the store's own thread or process, never the event loop
+
+
+def transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], *, immediate: bool = True) -> T:
+    """Run ``work`` in one transaction (``BEGIN IMMEDIATE``: take the write lock at once)."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 _SLICE = 64  # records turned into rows per event-loop turn
 _CHUNK = 64  # rows per INSERT statement
 
@@ -283,44 +318,63 @@ def _chunk_sql(table: str, rows: int) -> str:
     return _insert_many_sql(single, rows)
 
 
-_Chunks = list[tuple[str, list[object]]]
+Chunks = list[tuple[str, list[object]]]
 
 
-async def _rows(records: Sequence[RequestRecord]) -> tuple[_Chunks, _Chunks]:
-    """The batch as multi-row INSERT statements of up to ``_CHUNK`` rows, with flat parameters.
+def chunked(table: Literal["requests", "attempts"], rows: Sequence[Sequence[object]]) -> Chunks:
+    """Rows as multi-row INSERT statements of up to ``_CHUNK`` rows each, with flat parameters.
 
-    Built on the event loop, a slice per turn, not on the writer thread: Python work there would
-    hold the GIL against the loop for up to the switch interval (5 ms) at a time. And many rows
-    per statement, not ``executemany``: sqlite3 releases the GIL around every statement step, and
-    each release lets the writer thread take the GIL back from the loop once more. With one row
-    per step that was one GIL hand-off per row, which cost the loop more than the rows themselves
-    (``docs/benchmarks.md``, request log on vs off)."""
-    requests: _Chunks = []
-    attempts: _Chunks = []
-    flat_r: list[object] = []
-    flat_a: list[object] = []
-    n_r = n_a = 0
+    Many rows per statement, not ``executemany``: sqlite3 releases the GIL around every statement
+    step, and each release lets a thread that shares the GIL with the event loop take it back once
+    more. With one row per step that was one GIL hand-off per row."""
+    out: Chunks = []
+    for start in range(0, len(rows), _CHUNK):
+        part = rows[start : start + _CHUNK]
+        out.append((_chunk_sql(table, len(part)), [value for row in part for value in row]))
+    return out
+
+
+def execute_chunks(requests: Chunks, attempts: Chunks, conn: sqlite3.Connection) -> None:
+    for sql, params in requests:
+        conn.execute(sql, params)
+    for sql, params in attempts:
+        conn.execute(sql, params)
+
+
+async def _row_lists(records: Sequence[RequestRecord]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The batch's ``requests`` and ``attempts`` rows, built on the event loop a slice per turn
+    (not on the writer thread: Python work there holds the GIL against the loop)."""
+    requests: list[tuple[object, ...]] = []
+    attempts: list[tuple[object, ...]] = []
     for start in range(0, len(records), _SLICE):
         if start:
             await asyncio.sleep(0)
         for record in records[start : start + _SLICE]:
-            flat_r.extend(sqlite_request_row(record))
-            n_r += 1
-            if n_r == _CHUNK:
-                requests.append((_chunk_sql("requests", n_r), flat_r))
-                flat_r, n_r = [], 0
+            requests.append(sqlite_request_row(record))
             if record.attempts:
-                for row in attempt_rows(record, SQLITE):
-                    flat_a.extend(row)
-                    n_a += 1
-                    if n_a == _CHUNK:
-                        attempts.append((_chunk_sql("attempts", n_a), flat_a))
-                        flat_a, n_a = [], 0
-    if n_r:
-        requests.append((_chunk_sql("requests", n_r), flat_r))
-    if n_a:
-        attempts.append((_chunk_sql("attempts", n_a), flat_a))
+                attempts.extend(attempt_rows(record, SQLITE))
     return requests, attempts
+
+
+async def encoded_rows(records: Sequence[RequestRecord]) -> bytes:
+    """The batch as one JSON document ``[[request rows...], [attempt rows...]]`` for the writer
+    process, encoded a slice per event-loop turn. JSON keeps every value a row holds (text, numbers,
+    booleans, null) as it is; a float that is not finite becomes null, as SQLite stores NaN."""
+    requests: list[bytes] = []
+    attempts: list[bytes] = []
+    for start in range(0, len(records), _SLICE):
+        if start:
+            await asyncio.sleep(0)
+        slice_requests: list[tuple[object, ...]] = []
+        slice_attempts: list[tuple[object, ...]] = []
+        for record in records[start : start + _SLICE]:
+            slice_requests.append(sqlite_request_row(record))
+            if record.attempts:
+                slice_attempts.extend(attempt_rows(record, SQLITE))
+        requests.append(orjson.dumps(slice_requests)[1:-1])
+        if slice_attempts:
+            attempts.append(orjson.dumps(slice_attempts)[1:-1])
+    return b"[[" + b",".join(requests) + b"],[" + b",".join(attempts) + b"]]"
 
 
 def _apply(step: Apply, conn: sqlite3.Connection) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from switchpoint.storage.records import RequestRecord
 from switchpoint.storage.retention import PruneResult, RetentionPolicy
@@ -112,15 +112,19 @@ class LogStore(RecordStore, Protocol):
     async def applied_migrations(self) -> list[str]: ...
 
 
-def open_store(url: str, *, schema: str | None = None) -> LogStore:
+def open_store(
+    url: str, *, schema: str | None = None, sqlite_writer: Literal["thread", "process"] = "thread"
+) -> LogStore:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``postgresql://user@host/db``.
 
-    Nothing connects here; the store opens its connection on first use.
+    Nothing connects here; the store opens its connection on first use. ``sqlite_writer`` says
+    where SQLite writes records: on the store's thread, or in a child process (the gateway's
+    default; :mod:`switchpoint.storage.sqlite_process`).
     """
     if url.startswith("sqlite:///"):
         from switchpoint.storage.sqlite import SQLiteStore
 
-        return SQLiteStore(url[len("sqlite:///") :])
+        return SQLiteStore(url[len("sqlite:///") :], writer=sqlite_writer)
     if url.startswith(("postgresql://", "postgres://")):
         try:
             from switchpoint.storage.postgres import PostgresStore
