@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import psycopg
 import pytest
 
 from switchpoint.storage import migrations
@@ -14,7 +15,7 @@ from switchpoint.storage.retention import RetentionPolicy
 from switchpoint.storage.sqlite import SQLiteStore
 from switchpoint.storage.store import DailyStats, LogStore, RecordsRejected, StoreError, StoreUnavailable, open_store
 
-from .support import DAY, NOW, StoreTarget, record
+from .support import DAY, NOW, PG_URL, StoreTarget, record
 
 TABLES = ("requests", "attempts", "feedback", "daily_rollups")
 
@@ -273,3 +274,22 @@ def test_open_store_by_url(tmp_path: Any) -> None:
     assert "secret" not in str(info.value)
     with pytest.raises(ValueError):
         PostgresStore("postgresql://db/logs", schema="bad; drop table x")
+
+
+def test_queries_by_key_or_team_use_the_partial_indexes(target: StoreTarget) -> None:
+    async def body(store: LogStore) -> None:
+        await store.migrate()
+        await store.write([record(1), record(2, key_id=None, team=None)])
+
+    asyncio.run(_with(target.make(), body))
+    for column, index in (("key_id", "requests_key_created_set"), ("team", "requests_team_created_set")):
+        query = f"SELECT request_id FROM requests WHERE {column} = 'x' AND created >= 0"
+        if target.kind == "sqlite":
+            plan = " ".join(str(row) for row in target.execute(f"EXPLAIN QUERY PLAN {query}"))
+        else:  # a tiny table is scanned unless told otherwise
+            options = f"-c search_path={target.schema} -c enable_seqscan=off"
+            with psycopg.connect(PG_URL, autocommit=True, options=options) as conn:
+                plan = " ".join(str(row) for row in conn.execute(f"EXPLAIN {query}").fetchall())  # type: ignore[arg-type]
+        assert index in plan, plan
+    names = {row[0] for row in target.execute("SELECT request_id FROM requests WHERE key_id IS NULL")}
+    assert names == {"req-2"}

@@ -7,7 +7,8 @@ name, under the store's migration lock (SQLite ``BEGIN IMMEDIATE``, a Postgres a
 Running ``migrate()`` twice, or from several worker processes at once, is therefore harmless.
 
 Rules: never edit or reorder a migration that has shipped; add a new one at the end. Migrations
-only add (tables, columns, indexes); an old gateway keeps writing to a newer schema.
+only add (tables, columns, indexes) or replace an index with one that serves the same queries; an
+old gateway keeps writing to a newer schema.
 
 Times are epoch seconds (``DOUBLE PRECISION``) and ``day`` is the UTC ``YYYY-MM-DD`` of
 ``created``, computed by the writer, so that rollups and retention need no date functions that
@@ -140,6 +141,18 @@ def m006_attempt_details(d: Dialect) -> list[str]:
     return [f"ALTER TABLE attempts ADD COLUMN {column}" for column in columns]
 
 
+def m007_partial_key_team_indexes(d: Dialect) -> list[str]:
+    """Index keys and teams only where they are set. Most gateways run without virtual keys or
+    teams, and a full index then costs every insert a B-tree update for NULL; a query by key or team
+    (``key_id = ?``) implies ``IS NOT NULL``, so both databases still use these."""
+    return [
+        "DROP INDEX IF EXISTS requests_key_created",
+        "DROP INDEX IF EXISTS requests_team_created",
+        "CREATE INDEX requests_key_created_set ON requests (key_id, created) WHERE key_id IS NOT NULL",
+        "CREATE INDEX requests_team_created_set ON requests (team, created) WHERE team IS NOT NULL",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_requests_and_attempts,
     m002_feedback,
@@ -147,6 +160,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m004_request_content,
     m005_request_key_team_indexes,
     m006_attempt_details,
+    m007_partial_key_team_indexes,
 )
 
 
