@@ -1,8 +1,8 @@
 """Shared helpers of the routing build scripts: data loading, a feature cache, quick scoring.
 
 The routing outcome data is read in place from ../shared/data/routing (never copied). Features
-are cached under /tmp (keyed by file name and the analysis artifacts' sizes) since computing
-them for ~24k prompts takes a few tens of seconds.
+are cached under /tmp (keyed by file name, the feature files' SHA-256 and features.py's mtime)
+since computing them for ~24k prompts takes a few tens of seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ EVAL_FILES = ("routellm_mmlu", "routellm_gsm8k")
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
 CACHE = Path("/tmp/switchpoint-routing-cache")
 
-from switchpoint.routing.learned.features import ANALYSIS_ARTIFACTS, PromptFeaturizer  # noqa: E402
+from switchpoint.routing.learned.features import PromptFeaturizer  # noqa: E402
 
 
 def held_out(row: dict[str, Any]) -> bool:
@@ -37,8 +37,7 @@ def rows(name: str) -> list[dict[str, Any]]:
 
 
 def features(name: str, featurizer: PromptFeaturizer) -> list[Any]:
-    key = "-".join(str((ANALYSIS_ARTIFACTS / f).stat().st_size) for f in sorted(
-        p.name for p in ANALYSIS_ARTIFACTS.iterdir()))
+    key = "-".join(f"{n}={d}" for n, d in sorted(featurizer.files.items()))
     stamp = (ROOT / "src/switchpoint/routing/learned/features.py").stat().st_mtime_ns
     path = CACHE / f"{name}-{zlib.crc32(key.encode())}-{stamp}.pkl"
     if path.exists():

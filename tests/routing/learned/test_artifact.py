@@ -80,10 +80,14 @@ def test_bad_artifacts(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
         load_predictor(tmp_path / "missing.json.gz", featurizer=featurizer)
     wrong = tmp_path / "wrong.json.gz"
     wrong.write_bytes(gzip.compress(b'{"format": "other"}'))
-    with pytest.raises(ValueError, match="not a switchpoint-router/1 artifact"):
+    with pytest.raises(ValueError, match="not a switchpoint-router/2 artifact"):
         load_predictor(wrong, featurizer=featurizer)
+    old = tmp_path / "old.json.gz"  # format 1 did not record its feature models
+    old.write_bytes(gzip.compress(b'{"format": "switchpoint-router/1", "kind": "mf", "dense_names": []}'))
+    with pytest.raises(ValueError, match=r"no record of its feature models\); retrain"):
+        load_predictor(old, featurizer=featurizer)
     stale = tmp_path / "stale.json.gz"
-    stale.write_bytes(gzip.compress(b'{"format": "switchpoint-router/1", "kind": "mf", "dense_names": ["x"]}'))
+    stale.write_bytes(gzip.compress(b'{"format": "switchpoint-router/2", "kind": "mf", "dense_names": ["x"]}'))
     with pytest.raises(ValueError, match="retrain"):
         load_predictor(stale, featurizer=featurizer)
 

@@ -3,7 +3,8 @@
 - ``predictors.py``: the :class:`QualityPredictor` protocol (``predict(text, models) -> {model: q̂}``)
   and its families (``mf``/``linear``: :class:`FactorPredictor`; ``knn``: :class:`KNNPredictor`);
 - ``profiles.py``: model names, aliases and tiers, so a router can rank models absent from its data;
-- ``features.py``: the prompt features (pure Python, reusing the analysis artifacts);
+- ``features.py``: the prompt features (pure Python; feature models pinned in ``artifacts/features``
+  and checked against each router artifact's record at load);
 - ``choose.py``: the decision rules (threshold, quality floor, λ trade-off, budget);
 - ``calibrate.py``: threshold for a strong-call share, λ for a cost per 1k requests;
 - ``artifact.py``: :func:`load_predictor` / :func:`save_predictor` (``"default"`` = the shipped router);

@@ -1,8 +1,11 @@
-"""Saving and loading trained predictors (gzip JSON, ``format: "switchpoint-router/1"``).
+"""Saving and loading trained predictors (gzip JSON, ``format: "switchpoint-router/2"``).
 
-Common fields: ``kind``, ``dense_names`` (the featurizer's dense feature names, checked on load so
-an artifact never runs against features it was not trained on), ``meta`` (training options,
-tier members, evaluation figures). Then, by kind:
+Common fields: ``kind``, ``dense_names`` (the featurizer's dense feature names), ``features``
+(``files``: the SHA-256 of each feature file the featurizer was loaded from; ``probes``: the dense
+features of ``features.PROBES``), ``meta`` (training options, tier members, evaluation figures).
+Loading checks all three against the featurizer at hand and refuses an artifact trained on other
+features than it computes (another feature model file, or feature code that gives other values):
+a router never runs, silently degraded, on features it was not trained on. Then, by kind:
 
 - ``mf`` / ``linear``: ``offset``, ``models`` and ``tiers`` (``{name: {"bias": b, "dense": [w...]}}``,
   the folded per-model weights) and ``sparse`` (``{feature: weight}``);
@@ -24,14 +27,18 @@ from switchpoint.routing.learned.features import PromptFeaturizer
 from switchpoint.routing.learned.predictors import FactorPredictor, KNNPredictor, QualityPredictor
 from switchpoint.routing.learned.profiles import ProfileRegistry
 
-__all__ = ["DEFAULT_ARTIFACT", "FORMAT", "load_predictor", "read_predictor", "save_predictor"]
+__all__ = ["DEFAULT_ARTIFACT", "FORMAT", "check_features", "load_predictor", "read_predictor", "save_predictor"]
 
-FORMAT = "switchpoint-router/1"
+FORMAT = "switchpoint-router/2"
+_PROBE_TOLERANCE = 1e-4
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "default_router.json.gz"
 
 
 def save_predictor(predictor: QualityPredictor, path: str | Path) -> None:
     data: dict[str, Any] = {"format": FORMAT, "kind": predictor.kind}
+    if isinstance(predictor, FactorPredictor | KNNPredictor):
+        featurizer = predictor.featurizer
+        data["features"] = {"files": dict(sorted(featurizer.files.items())), "probes": featurizer.probes()}
     if isinstance(predictor, FactorPredictor):
         data.update({
             "dense_names": list(predictor.featurizer.dense_names),
@@ -62,10 +69,11 @@ def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPre
         raise FileNotFoundError(f"router artifact not found: {path}") from None
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a router artifact ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or not str(data.get("format", "")).startswith("switchpoint-router/"):
         raise ValueError(f"{path}: not a {FORMAT} artifact")
-    if list(data.get("dense_names", [])) != list(featurizer.dense_names):
-        raise ValueError(f"{path}: trained on other prompt features than this version computes; retrain it")
+    if data["format"] != FORMAT:
+        raise ValueError(f"{path}: a {data['format']} artifact (no record of its feature models); retrain it")
+    check_features(data, featurizer, path)
     kind = data.get("kind")
     meta = data.get("meta") or {}
     if kind in ("mf", "linear"):
@@ -79,6 +87,24 @@ def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPre
                             shrink=float(data["shrink"]), registry=ProfileRegistry(data["outcomes"], tiers),
                             meta=meta)
     raise ValueError(f"{path}: unknown predictor kind {kind!r}")
+
+
+def check_features(data: dict[str, Any], featurizer: PromptFeaturizer, path: Path) -> None:
+    """Raise ``ValueError`` unless ``featurizer`` computes the features the artifact was trained on."""
+    if list(data.get("dense_names", [])) != list(featurizer.dense_names):
+        raise ValueError(f"{path}: trained on other prompt features than this version computes; retrain it")
+    recorded = (data.get("features") or {}).get("files") or {}
+    changed = sorted(n for n in {*recorded, *featurizer.files} if recorded.get(n) != featurizer.files.get(n))
+    if changed:
+        raise ValueError(f"{path}: trained with other feature model files than loaded ({', '.join(changed)} "
+                         "differ by SHA-256); restore the files it was trained with or retrain the router")
+    probes = (data.get("features") or {}).get("probes") or []
+    current = featurizer.probes()
+    drift = max((abs(a - b) for old, new in zip(probes, current, strict=False) for a, b in zip(old, new, strict=False)),
+                default=0.0)
+    if [len(v) for v in probes] != [len(v) for v in current] or drift > _PROBE_TOLERANCE:
+        raise ValueError(f"{path}: the feature code computes other values than at training time (probe prompts "
+                         f"differ by up to {drift:.3g}); restore it or retrain the router")
 
 
 def load_predictor(ref: str | Path = "default", *, featurizer: PromptFeaturizer | None = None) -> QualityPredictor:

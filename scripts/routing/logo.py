@@ -1,0 +1,269 @@
+"""Leave-one-task-out (LOGO) validation of learned-router variants, on the training files only.
+
+For each RouterBench task (arc-challenge, mbpp, winogrande): train on the other two tasks plus
+routerdc7_train and alpacaeval2, then rank the held-out task's prompts for gpt-4-1106-preview vs
+Mixtral-8x7B by the variant's two-model score and compute APGR. The mean over the three tasks is the
+selection criterion of scripts/routing/RESEARCH.md. ``--report-eval`` also trains on all training files
+and prints APGR on routellm_mmlu / routellm_gsm8k (reported, never used to choose).
+
+    nice -n 15 python3 scripts/routing/logo.py --variant base --variant logit [--report-eval]
+
+Scores (``--variant``): ``base`` (q̂_s − q̂_w, the shipped score), ``logit`` (logit q̂_s − logit q̂_w),
+``pair`` (a pairwise win model, ``train_pairwise``: its logit difference);
+``key=value`` suffixes override TrainOptions fields, e.g. ``base:length_prior=0`` or
+``logit:length_prior=0.2`` or ``base:source_weights=alpacaeval2/0.25+routerdc_7model/0.5``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+import common
+
+from switchpoint.routing.evaluation.metrics import apgr
+from switchpoint.routing.learned.features import PromptFeatures, PromptFeaturizer
+from switchpoint.routing.learned.predictors import FactorPredictor
+from switchpoint.routing.learned.train import TrainOptions, train
+
+TASKS = ("arc-challenge", "mbpp", "winogrande")
+RB_STRONG, RB_WEAK = "gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"
+
+
+def parse_variant(spec: str) -> tuple[str, str, TrainOptions]:
+    score, *overrides = spec.split(":")
+    options = TrainOptions()
+    types = {f.name: f.type for f in fields(TrainOptions)}
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        key, value = item.split("=", 1)
+        kind = types[key]
+        if key == "source_weights":  # source_weights=alpacaeval2/0.25+routerdc_7model/0.5
+            changes[key] = {k: float(v) for k, v in (p.split("/") for p in value.split("+"))}
+            continue
+        changes[key] = (
+            (value.lower() in ("1", "true", "yes"))
+            if kind in (bool, "bool")
+            else (int(value) if kind in (int, "int") else float(value) if kind in (float, "float") else value)
+        )
+    return spec, score, replace(options, **changes)
+
+
+def _logit(q: float) -> float:
+    q = min(max(q, 1e-9), 1 - 1e-9)
+    return math.log(q / (1 - q))
+
+
+def scores(
+    predictor: FactorPredictor, feats: Sequence[PromptFeatures], score: str, strong: str, weak: str
+) -> list[float]:
+    (bs, ws), (bw, ww) = predictor._params(strong), predictor._params(weak)
+    out = []
+    for f in feats:
+        ls = predictor.offset + bs + sum(map(float.__mul__, ws, f.dense))
+        lw = predictor.offset + bw + sum(map(float.__mul__, ww, f.dense))
+        if score in ("logit", "pair"):
+            out.append(ls - lw)
+        elif score == "base":
+            out.append(1 / (1 + math.exp(-ls)) - 1 / (1 + math.exp(-lw)))
+        else:
+            raise SystemExit(f"unknown score {score!r}")
+    return out
+
+
+def load(featurizer: PromptFeaturizer) -> dict[str, list[tuple[dict[str, Any], PromptFeatures]]]:
+    return {
+        name: list(zip(common.rows(name), common.features(name, featurizer), strict=True))
+        for name in (*common.TRAIN_FILES, *common.EVAL_FILES)
+    }
+
+
+def fit(
+    score: str,
+    pairs: Sequence[tuple[dict[str, Any], PromptFeatures]],
+    featurizer: PromptFeaturizer,
+    options: TrainOptions,
+) -> FactorPredictor:
+    if score == "pair":
+        return train_pairwise([r for r, _ in pairs], [f for _, f in pairs], featurizer, options)
+    predictor = train(
+        "mf", [r for r, _ in pairs], featurizer=featurizer, features=[f for _, f in pairs], options=options
+    )
+    assert isinstance(predictor, FactorPredictor)
+    return predictor
+
+
+def logo(
+    variant: str, data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]], featurizer: PromptFeaturizer
+) -> list[float]:
+    _, score, options = parse_variant(variant)
+    results = []
+    for task in TASKS:
+        train_pairs = [
+            p
+            for name in common.TRAIN_FILES
+            for p in data[name]
+            if (p[0].get("meta") or {}).get("eval_name") != task or name != "routerbench_train"
+        ]
+        held = [
+            p
+            for p in data["routerbench_train"]
+            if p[0]["meta"].get("eval_name") == task
+            and p[0]["scores"].get(RB_STRONG) is not None
+            and p[0]["scores"].get(RB_WEAK) is not None
+        ]
+        predictor = fit(score, train_pairs, featurizer, options)
+        s = scores(predictor, [f for _, f in held], score, RB_STRONG, RB_WEAK)
+        results.append(apgr(s, [r["scores"][RB_STRONG] for r, _ in held], [r["scores"][RB_WEAK] for r, _ in held]))
+    return results
+
+
+def report_eval(
+    variant: str, data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]], featurizer: PromptFeaturizer
+) -> list[float]:
+    _, score, options = parse_variant(variant)
+    train_pairs = [p for name in common.TRAIN_FILES for p in data[name] if not common.held_out(p[0])]
+    predictor = fit(score, train_pairs, featurizer, options)
+    out = []
+    for name in common.EVAL_FILES:
+        rows = data[name]
+        s = scores(predictor, [f for _, f in rows], score, common.STRONG, common.WEAK)
+        out.append(apgr(s, [r["scores"][common.STRONG] for r, _ in rows], [r["scores"][common.WEAK] for r, _ in rows]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", action="append", required=True)
+    parser.add_argument("--report-eval", action="store_true")
+    args = parser.parse_args(argv)
+    featurizer = PromptFeaturizer.load()
+    data = load(featurizer)
+    for variant in args.variant:
+        folds = logo(variant, data, featurizer)
+        line = f"{variant:40s} LOGO " + " / ".join(f"{v:.3f}" for v in folds) + f" ({sum(folds) / 3:.3f})"
+        if args.report_eval:
+            mmlu, gsm = report_eval(variant, data, featurizer)
+            line += f"   eval {mmlu:.3f} / {gsm:.3f}"
+        print(line, flush=True)
+    return 0
+
+
+def train_pairwise(
+    rows: Sequence[dict[str, Any]],
+    feats: Sequence[PromptFeatures],
+    featurizer: PromptFeaturizer,
+    options: TrainOptions,
+    max_pairs_per_prompt: int = 60,
+) -> FactorPredictor:
+    """Research variant: a pairwise win model. For two models i, j on the same prompt with different
+    outcomes, P(i better) = σ(b_i − b_j + x·Pᵀ(z_i − z_j) + c_{g,i} − c_{g,j}), soft target (1 + y_i − y_j) / 2;
+    the per-(group, model) effects c are dropped when serving. Served as a FactorPredictor whose
+    logit difference is the pairwise score (its absolute q̂ is meaningless)."""
+    import random as _random
+
+    import numpy as np
+
+    from switchpoint.routing.learned.train import _design, prepare
+
+    data = prepare(rows, featurizer, feats)
+    x, _, _ = _design(data, options)
+    n, d = x.shape
+    n_models = len(data.models)
+    groups = sorted(set(data.groups))
+    gid = np.asarray([groups.index(g) for g in data.groups])
+    by_prompt: dict[int, list[tuple[int, float]]] = {}
+    for i, m, v in data.pairs:
+        by_prompt.setdefault(i, []).append((m, v))
+    rng = _random.Random(options.seed)
+    pa, pb, pi, pt, pw_src = [], [], [], [], []
+    for i, outcomes in by_prompt.items():
+        cand = [
+            (a, b, va - vb)
+            for k, (a, va) in enumerate(outcomes)
+            for (b, vb) in outcomes[k + 1 :]
+            if abs(va - vb) > 1e-6
+        ]
+        if len(cand) > max_pairs_per_prompt:
+            cand = rng.sample(cand, max_pairs_per_prompt)
+        for a, b, diff in cand:
+            pa.append(a)
+            pb.append(b)
+            pi.append(i)
+            pt.append((1 + diff) / 2)
+            pw_src.append(data.sources[i])
+    pa_, pb_, pi_ = np.asarray(pa), np.asarray(pb), np.asarray(pi)
+    pt_ = np.asarray(pt)
+    src = np.asarray(pw_src)
+    w = np.zeros(len(pt_))
+    for s in set(pw_src):
+        mask = src == s
+        w[mask] = options.source_weights.get(s, 1.0) / mask.sum()
+    w /= w.sum()
+    pg = gid[pi_]
+    nrng = np.random.default_rng(options.seed)
+    r = options.rank
+    params = {
+        "b": np.zeros(n_models),
+        "P": nrng.normal(0, 0.1, (r, d)),
+        "Z": nrng.normal(0, 0.1, (n_models, r)),
+        "c": np.zeros((len(groups), n_models)),
+    }
+    dim_scale = np.ones(d)
+    dim_scale[: featurizer.embedder.dims] = options.embedding_l2
+    m1 = {k: np.zeros_like(v) for k, v in params.items()}
+    m2 = {k: np.zeros_like(v) for k, v in params.items()}
+    for step in range(1, options.iterations + 1):
+        q = x @ params["P"].T
+        dz = params["Z"][pa_] - params["Z"][pb_]
+        qp = q[pi_]
+        logit = (
+            params["b"][pa_]
+            - params["b"][pb_]
+            + np.einsum("ij,ij->i", qp, dz)
+            + params["c"][pg, pa_]
+            - params["c"][pg, pb_]
+        )
+        g = w * (1 / (1 + np.exp(-logit)) - pt_)
+        gb = np.bincount(pa_, g, minlength=n_models) - np.bincount(pb_, g, minlength=n_models)
+        gz_rows = g[:, None] * qp
+        gz = np.zeros_like(params["Z"])
+        np.add.at(gz, pa_, gz_rows)
+        np.add.at(gz, pb_, -gz_rows)
+        gq = np.zeros((n, r))
+        np.add.at(gq, pi_, g[:, None] * dz)
+        gc = np.zeros_like(params["c"])
+        np.add.at(gc, (pg, pa_), g)
+        np.add.at(gc, (pg, pb_), -g)
+        grads = {
+            "b": gb,
+            "P": gq.T @ x + options.l2 * dim_scale[None, :] * params["P"],
+            "Z": gz + options.l2 * params["Z"],
+            "c": gc + options.l2 * params["c"],
+        }
+        for k, grad in grads.items():
+            m1[k] = 0.9 * m1[k] + 0.1 * grad
+            m2[k] = 0.999 * m2[k] + 0.001 * grad * grad
+            lr = options.learning_rate * np.sqrt(1 - 0.999**step) / (1 - 0.9**step)
+            params[k] -= lr * m1[k] / (np.sqrt(m2[k]) + 1e-8)
+    from switchpoint.routing.learned.profiles import ProfileRegistry
+
+    models = {
+        name: (float(params["b"][m] + params["c"][:, m].mean()), [float(v) for v in params["P"].T @ params["Z"][m]])
+        for m, name in enumerate(data.models)
+    }
+    if options.length_prior:
+        from switchpoint.routing.learned.train import _length_prior
+
+        models = _length_prior(models, featurizer, options.length_prior)
+    return FactorPredictor(
+        "mf", featurizer, offset=0.0, models=models, tiers={}, sparse={}, registry=ProfileRegistry(models, [])
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
