@@ -110,7 +110,8 @@ def run_one(work: Path, up: int, logs: bool, args: argparse.Namespace) -> dict[s
     for stale in work.glob("logs.db*"):
         stale.unlink()
     shutil.rmtree(work / "spool", ignore_errors=True)
-    log_cfg = f"{{url: 'sqlite:///{db}', spool_dir: '{work / 'spool'}'{args.logs_extra}}}" if logs else "{url: null}"
+    url = args.logs_url or f"sqlite:///{db}"
+    log_cfg = f"{{url: '{url}', spool_dir: '{work / 'spool'}'{args.logs_extra}}}" if logs else "{url: null}"
     model = "bench-chat-stream" if args.mode == "stream" else "bench-chat"
     base = f"http://127.0.0.1:{up + 1}/v1" if args.mode == "stream" else f"http://127.0.0.1:{up}/v1"
     cfg = work / "switchpoint.yaml"
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--mode", choices=("nonstream", "stream"), default="nonstream")
     parser.add_argument("--json", type=Path, help="write every round's rows here")
+    parser.add_argument("--logs-url", help="log store URL (default: a fresh SQLite file per run)")
     parser.add_argument("--logs-extra", default="", help="more `logs:` settings, e.g. ', flush_ms: 1000'")
     parser.add_argument("--pyspy", type=Path, help="also sample each run with py-spy (collapsed stacks) into DIR")
     args = parser.parse_args()

@@ -17,9 +17,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from switchpoint.storage import sqlite_child, sqlite_process
 from switchpoint.storage.rows import REQUEST_COLUMNS
 from switchpoint.storage.sqlite import SQLiteStore, encoded_rows
-from switchpoint.storage.sqlite_process import serve
+from switchpoint.storage.sqlite_child import serve
 from switchpoint.storage.store import RecordsRejected, StoreUnavailable
 
 from .support import record
@@ -69,7 +70,7 @@ def test_a_frame_cut_short_commits_nothing_and_the_child_exits(tmp_path: Path) -
     asyncio.run(_migrated(database))
     payload = asyncio.run(encoded_rows([record(1)]))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    child = subprocess.Popen([sys.executable, "-m", "switchpoint.storage.sqlite_process", str(database), "1000"],
+    child = subprocess.Popen([sys.executable, "-m", "switchpoint.storage.sqlite_child", str(database), "1000"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)  # fmt: skip
     assert child.stdin is not None and child.stdout is not None
     child.stdin.write(_frame(payload))
@@ -173,3 +174,11 @@ def test_values_that_json_cannot_carry_are_rejected_like_the_thread_writer_rejec
 
 def test_memory_databases_keep_the_thread_writer() -> None:
     assert SQLiteStore(":memory:", writer="process").writer == "thread"
+
+
+def test_both_ends_agree_on_the_frame_header_and_the_child_stays_small() -> None:
+    assert sqlite_child.HEADER == sqlite_process.HEADER
+    code = "import sys, switchpoint.storage.sqlite_child; print(sorted({'asyncio', 'concurrent'} & set(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -21,8 +21,9 @@ the gateway drains its queue through the child before closing that pipe. A child
 dies, or a write that times out or is cancelled (its outcome unknown), is killed and replaced at
 the next write; re-sending a batch that was committed after all is harmless (idempotent inserts).
 
-Run as ``python -m switchpoint.storage.sqlite_process PATH BUSY_TIMEOUT_MS``; it needs only the
-standard library, orjson and this package's storage modules.
+The child is :mod:`switchpoint.storage.sqlite_child` (``python -m switchpoint.storage.sqlite_child
+PATH BUSY_TIMEOUT_MS``); it imports only the standard library, orjson and the synchronous SQLite
+plumbing (:mod:`switchpoint.storage.sqlite_sql`), about 15 MB of memory.
 """
 
 from __future__ import annotations
@@ -31,21 +32,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
-import sqlite3
 import sys
-from functools import partial
 from pathlib import Path
-from typing import BinaryIO
-
-import orjson
 
 from switchpoint.storage.store import RecordsRejected, StoreUnavailable
 
-__all__ = ["SQLiteWriterProcess", "main"]
+__all__ = ["HEADER", "SQLiteWriterProcess"]
 
 _LOG = logging.getLogger("switchpoint.storage")
-_HEADER = 4
+HEADER = 4  # bytes of big-endian frame length
 _MAX_FRAME = 2**32 - 1
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding ``switchpoint``
 
@@ -79,7 +74,7 @@ class SQLiteWriterProcess:
             proc = await self._ensure()
             assert proc.stdin is not None and proc.stdout is not None
             try:
-                proc.stdin.write(len(payload).to_bytes(_HEADER, "big"))
+                proc.stdin.write(len(payload).to_bytes(HEADER, "big"))
                 proc.stdin.write(payload)
                 await proc.stdin.drain()
                 line = await proc.stdout.readline()
@@ -108,7 +103,7 @@ class SQLiteWriterProcess:
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", __name__, self.path, str(int(self._busy_timeout_ms)),
+                sys.executable, "-m", "switchpoint.storage.sqlite_child", self.path, str(int(self._busy_timeout_ms)),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
                 start_new_session=True,  # a terminal's Ctrl-C goes to the gateway's group, not here
             )  # fmt: skip
@@ -144,63 +139,3 @@ class SQLiteWriterProcess:
                     self._discard(proc)
             if self._reaping:
                 await asyncio.gather(*self._reaping, return_exceptions=True)
-
-
-# -- the child -----------------------------------------------------------------------------------
-
-
-def _read_exact(stream: BinaryIO, size: int) -> bytes | None:
-    data = stream.read(size)
-    return data if len(data) == size else None
-
-
-def serve(path: str, busy_timeout_ms: int, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """Commit frames from ``stdin`` until it closes, answering each on ``stdout``."""
-    from switchpoint.storage.sqlite import DATA_ERRORS, chunked, connect, execute_chunks, transaction
-
-    conn: sqlite3.Connection | None = None
-    try:
-        while (header := _read_exact(stdin, _HEADER)) is not None:
-            payload = _read_exact(stdin, int.from_bytes(header, "big"))
-            if payload is None:
-                break  # the gateway died mid-frame: nothing of it was acknowledged
-            try:
-                requests, attempts = orjson.loads(payload)
-                if conn is None:
-                    conn = connect(path, busy_timeout_ms)
-                work = partial(execute_chunks, chunked("requests", requests), chunked("attempts", attempts))
-                transaction(conn, work)
-                reply = b"ok\n"
-            except (*DATA_ERRORS, orjson.JSONDecodeError) as exc:
-                reply = b"rejected\t" + _one_line(exc)
-            except Exception as exc:  # locked, I/O, disk full...: the database, not the rows
-                reply = b"unavailable\t" + _one_line(exc)
-                if conn is not None:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.close()
-                    conn = None  # reopen on the next frame: the file may have been replaced
-            try:
-                stdout.write(reply)
-                stdout.flush()
-            except (BrokenPipeError, ValueError):
-                break  # the gateway is gone
-    finally:
-        if conn is not None:
-            conn.close()
-
-
-def _one_line(exc: BaseException) -> bytes:
-    return f"{type(exc).__name__}: {exc}".replace("\n", " ").replace("\t", " ").encode() + b"\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        raise SystemExit("usage: python -m switchpoint.storage.sqlite_process PATH BUSY_TIMEOUT_MS")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout.buffer)
-
-
-if __name__ == "__main__":
-    main()
