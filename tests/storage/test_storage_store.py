@@ -12,6 +12,7 @@ from switchpoint.storage import migrations
 from switchpoint.storage.postgres import PostgresStore
 from switchpoint.storage.records import AttemptRecord
 from switchpoint.storage.retention import RetentionPolicy
+from switchpoint.storage.rows import attempts_of
 from switchpoint.storage.sqlite import SQLiteStore
 from switchpoint.storage.store import DailyStats, LogStore, RecordsRejected, StoreError, StoreUnavailable, open_store
 
@@ -293,3 +294,60 @@ def test_queries_by_key_or_team_use_the_partial_indexes(target: StoreTarget) -> 
         assert index in plan, plan
     names = {row[0] for row in target.execute("SELECT request_id FROM requests WHERE key_id IS NULL")}
     assert names == {"req-2"}
+
+
+def test_a_single_attempt_reads_back_the_same_wherever_it_is_stored(target: StoreTarget) -> None:
+    only = AttemptRecord("openai-2", "openai", 10.0, latency_ms=70.0, ttft_ms=35.5, reason="first", group="chat",
+                         status_code=200, prompt_tokens=11, completion_tokens=7, cached_tokens=3, cost=0.25,
+                         usage_estimated=True)  # fmt: skip
+    scored = AttemptRecord("openai-1", "openai", 10.0, latency_ms=50.0, group="cheap", score=0.4)
+
+    async def body(store: LogStore) -> None:
+        await store.migrate()
+        await store.write([record(1, attempts=[only]), record(2, attempts=[scored]), record(3, attempts=[])])
+        row = await store.get_request("req-1")
+        assert row is not None and "attempt" not in row and row["attempt_count"] == 1
+        (attempt,) = row["attempts"]
+        assert {k: bool(v) if k in ("probe", "usage_estimated") else v for k, v in attempt.items()} == {
+            "request_id": "req-1", "idx": 0, "deployment": "openai-2", "provider": "openai", "start_offset_ms": 0.0,
+            "latency_ms": 70.0, "ttft_ms": 35.5, "status": "ok", "error_class": None, "reason": "first",
+            "model_group": "chat", "error_kind": None, "status_code": 200, "retry_after": None, "backoff_ms": 0.0,
+            "probe": False, "prompt_tokens": 11, "completion_tokens": 7, "cached_tokens": 3, "cost": 0.25,
+            "usage_estimated": True, "score": None,
+        }  # fmt: skip
+        row = await store.get_request("req-3")
+        assert row is not None and row["attempts"] == []
+        assert await store.count("attempts") == 2
+
+    asyncio.run(_with(target.make(), body))
+    stored = sorted(row[0] for row in target.execute("SELECT request_id FROM attempts"))
+    # SQLite keeps a lone unscored attempt in its request's row; a cascade's scored one stays a row
+    # (the cascade calibration reads those); Postgres keeps every attempt a row.
+    assert stored == (["req-2"] if target.kind == "sqlite" else ["req-1", "req-2"])
+
+
+def test_an_inline_attempt_written_before_a_column_was_added_reads_with_nones() -> None:
+    request: dict[str, Any] = {"request_id": "r", "attempt": [0, "d", "p", 0.0, 5.0]}
+    (attempt,) = attempts_of(request, [])
+    assert "attempt" not in request
+    picked = (attempt["request_id"], attempt["deployment"], attempt["latency_ms"], attempt["score"])
+    assert picked == ("r", "d", 5.0, None)
+    assert attempts_of({"request_id": "r", "attempt": None}, []) == []
+
+
+def test_the_attempts_all_view_shows_every_attempt_as_a_row(target: StoreTarget) -> None:
+    two = [AttemptRecord("d1", "openai", 10.0, latency_ms=5.0, status="error", error_kind="timeout"),
+           AttemptRecord("d2", "openai", 10.01, latency_ms=7.0, probe=True)]  # fmt: skip
+
+    async def body(store: LogStore) -> None:
+        await store.migrate()
+        await store.write([record(1), record(2, attempts=two)])
+
+    asyncio.run(_with(target.make(), body))
+    rows = target.execute("SELECT request_id, idx, deployment, status, error_kind, probe, latency_ms, backoff_ms "
+                          "FROM attempts_all ORDER BY request_id, idx")  # fmt: skip
+    assert [(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows] == [
+        ("req-1", 0, "openai-1", "ok", None, False, 118.0, 0.0),
+        ("req-2", 0, "d1", "error", "timeout", False, 5.0, 0.0),
+        ("req-2", 1, "d2", "ok", None, True, 7.0, 0.0),
+    ]

@@ -12,7 +12,7 @@ from switchpoint.analytics.filters import Filters
 from switchpoint.analytics.readers import LogReader
 from switchpoint.analytics.sql import as_float, as_int
 from switchpoint.errors import InvalidRequest
-from switchpoint.storage.rows import row_to_request
+from switchpoint.storage.rows import attempts_of, row_to_request
 
 __all__ = ["MAX_PAGE", "dimensions", "get_request", "list_requests"]
 
@@ -86,7 +86,7 @@ async def get_request(reader: LogReader, request_id: str) -> dict[str, Any] | No
         return None
     out = row_to_request(columns, rows[0])
     columns, rows = await reader.query("SELECT * FROM attempts WHERE request_id = ? ORDER BY idx", [request_id])
-    attempts = [dict(zip(columns, row, strict=True)) for row in rows]
+    attempts = attempts_of(out, [dict(zip(columns, row, strict=True)) for row in rows])
     for attempt in attempts:
         for name in _ATTEMPT_BOOLS:
             if attempt.get(name) is not None:

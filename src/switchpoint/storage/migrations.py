@@ -153,6 +153,33 @@ def m007_partial_key_team_indexes(d: Dialect) -> list[str]:
     ]
 
 
+_ATTEMPT_TYPES = (
+    ("idx", "INTEGER"), ("deployment", "TEXT"), ("provider", "TEXT"), ("start_offset_ms", "DOUBLE PRECISION"),
+    ("latency_ms", "DOUBLE PRECISION"), ("ttft_ms", "DOUBLE PRECISION"), ("status", "TEXT"), ("error_class", "TEXT"),
+    ("reason", "TEXT"), ("model_group", "TEXT"), ("error_kind", "TEXT"), ("status_code", "INTEGER"),
+    ("retry_after", "DOUBLE PRECISION"), ("backoff_ms", "DOUBLE PRECISION"), ("probe", "BOOLEAN"),
+    ("prompt_tokens", "BIGINT"), ("completion_tokens", "BIGINT"), ("cached_tokens", "BIGINT"),
+    ("cost", "DOUBLE PRECISION"), ("usage_estimated", "BOOLEAN"), ("score", "DOUBLE PRECISION"),
+)  # fmt: skip
+
+
+def m008_inline_attempt(d: Dialect) -> list[str]:
+    """``requests.attempt``: SQLite keeps a request's only attempt here instead of in ``attempts``
+    (``rows.inline_attempt``), a JSON array of its ``attempts`` values after ``request_id``. Readers
+    take a request's attempts from either place (``rows.attempts_of``); the view ``attempts_all``
+    shows both as rows of ``attempts``, for queries across requests."""
+    if d.name == "sqlite":
+        inline = [f"json_extract(attempt, '$[{i}]') AS {name}" for i, (name, _) in enumerate(_ATTEMPT_TYPES)]
+    else:
+        inline = [f"(attempt->>{i})::{kind} AS {name}" for i, (name, kind) in enumerate(_ATTEMPT_TYPES)]
+    columns = ", ".join(name for name, _ in _ATTEMPT_TYPES)
+    return [
+        f"ALTER TABLE requests ADD COLUMN attempt {d.json_type}",
+        f"CREATE VIEW attempts_all AS SELECT request_id, {columns} FROM attempts UNION ALL "
+        f"SELECT request_id, {', '.join(inline)} FROM requests WHERE attempt IS NOT NULL",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_requests_and_attempts,
     m002_feedback,
@@ -161,6 +188,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m005_request_key_team_indexes,
     m006_attempt_details,
     m007_partial_key_team_indexes,
+    m008_inline_attempt,
 )
 
 

@@ -25,7 +25,14 @@ from psycopg.conninfo import make_conninfo
 from switchpoint.storage import migrations as schema_
 from switchpoint.storage.records import RequestRecord
 from switchpoint.storage.retention import Apply, PruneResult, PruneSteps, RetentionPolicy, daily_stats_sql, prune_plan
-from switchpoint.storage.rows import ATTEMPT_COLUMNS, POSTGRES, REQUEST_COLUMNS, row_to_request, without_nul
+from switchpoint.storage.rows import (
+    ATTEMPT_COLUMNS,
+    POSTGRES,
+    REQUEST_COLUMNS,
+    attempts_of,
+    row_to_request,
+    without_nul,
+)
 from switchpoint.storage.store import DailyStats, RecordsRejected, StoreUnavailable
 
 __all__ = ["PostgresStore"]
@@ -195,8 +202,8 @@ class PostgresStore:
                 return None
             assert cursor.description is not None
             out = row_to_request([c.name for c in cursor.description], row)
-            out["attempts"] = await _dicts(conn, "SELECT * FROM attempts WHERE request_id = %s ORDER BY idx",
-                                           request_id)  # fmt: skip
+            rows = await _dicts(conn, "SELECT * FROM attempts WHERE request_id = %s ORDER BY idx", request_id)
+            out["attempts"] = attempts_of(out, rows)
             out["feedback"] = await _dicts(conn, "SELECT * FROM feedback WHERE request_id = %s ORDER BY created",
                                            request_id)  # fmt: skip
             return out
@@ -259,7 +266,7 @@ _REQUEST_VALUES = (
     "'YYYY-MM-DD'), key_id, team, \"user\", COALESCE(tags, '[]'::jsonb), model, \"group\", deployment, "
     "upstream_model, routing, stream, status, error_class, finish_reason, client_disconnected, incomplete, "
     "latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost, "
-    "COALESCE(jsonb_array_length(attempts), 0), content"
+    "COALESCE(jsonb_array_length(attempts), 0), content, NULL"  # attempt: Postgres keeps every attempt a row
 )
 _ATTEMPT_VALUES = (
     "b.request_id, e.n - 1, a.deployment, a.provider, "

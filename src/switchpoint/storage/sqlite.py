@@ -29,7 +29,14 @@ import orjson
 from switchpoint.storage import migrations as schema
 from switchpoint.storage.records import RequestRecord
 from switchpoint.storage.retention import Apply, PruneResult, PruneSteps, RetentionPolicy, daily_stats_sql, prune_plan
-from switchpoint.storage.rows import SQLITE, attempt_rows, row_to_request, sqlite_request_row
+from switchpoint.storage.rows import (
+    SQLITE,
+    attempt_rows,
+    attempts_of,
+    inline_attempt,
+    row_to_request,
+    sqlite_request_row,
+)
 from switchpoint.storage.sqlite_sql import DATA_ERRORS, Chunks, chunked, connect, execute_chunks, transaction
 from switchpoint.storage.store import DailyStats, RecordsRejected, StoreUnavailable
 
@@ -200,8 +207,8 @@ class SQLiteStore:
         if row is None:
             return None
         out = row_to_request([c[0] for c in cursor.description], row)
-        out["attempts"] = _dicts(conn.execute("SELECT * FROM attempts WHERE request_id = ? ORDER BY idx",
-                                              (request_id,)))  # fmt: skip
+        rows = _dicts(conn.execute("SELECT * FROM attempts WHERE request_id = ? ORDER BY idx", (request_id,)))
+        out["attempts"] = attempts_of(out, rows)
         out["feedback"] = _dicts(conn.execute("SELECT * FROM feedback WHERE request_id = ? ORDER BY created",
                                               (request_id,)))  # fmt: skip
         return out
@@ -210,8 +217,12 @@ class SQLiteStore:
         if table not in _TABLES:
             raise ValueError(f"unknown table {table!r}")
 
+        sql = f"SELECT COUNT(*) FROM {table}"
+        if table == "attempts":  # every attempt, in its own row or inline in its request's row
+            sql = f"SELECT ({sql}) + (SELECT COUNT(*) FROM requests WHERE attempt IS NOT NULL)"
+
         def work() -> int:
-            return int(self._connection().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            return int(self._connection().execute(sql).fetchone()[0])
 
         return await self._call(work)
 
@@ -255,7 +266,7 @@ async def _row_lists(records: Sequence[RequestRecord]) -> tuple[list[tuple[objec
             await asyncio.sleep(0)
         for record in records[start : start + _SLICE]:
             requests.append(sqlite_request_row(record))
-            if record.attempts:
+            if record.attempts and not inline_attempt(record):
                 attempts.extend(attempt_rows(record, SQLITE))
     return requests, attempts
 
@@ -273,7 +284,7 @@ async def encoded_rows(records: Sequence[RequestRecord]) -> bytes:
         slice_attempts: list[tuple[object, ...]] = []
         for record in records[start : start + _SLICE]:
             slice_requests.append(sqlite_request_row(record))
-            if record.attempts:
+            if record.attempts and not inline_attempt(record):
                 slice_attempts.extend(attempt_rows(record, SQLITE))
         requests.append(orjson.dumps(slice_requests)[1:-1])
         if slice_attempts:

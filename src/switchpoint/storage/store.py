@@ -100,7 +100,8 @@ class LogStore(RecordStore, Protocol):
         ...
 
     async def count(self, table: str) -> int:
-        """Rows in one of ``requests``, ``attempts``, ``feedback``, ``daily_rollups``."""
+        """Rows in one of ``requests``, ``attempts`` (every attempt, however stored), ``feedback``,
+        ``daily_rollups``."""
         ...
 
     async def request_ids(self) -> list[str]: ...
