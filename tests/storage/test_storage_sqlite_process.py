@@ -148,13 +148,15 @@ def test_close_lets_the_child_finish_and_exit(tmp_path: Path) -> None:
         process = store._process
         assert process is not None and process.pid is not None
         pid = process.pid
+        await store.write([record(0)])  # the child is running its loop (and has lowered its priority)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
         await store.write([record(1)])
         await store.close()
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # exited and reaped
 
     asyncio.run(main())
-    assert _count(tmp_path / "logs.db") == 1
+    assert _count(tmp_path / "logs.db") == 2
 
 
 def test_values_that_json_cannot_carry_are_rejected_like_the_thread_writer_rejects_them(tmp_path: Path) -> None:
