@@ -89,9 +89,9 @@ def _wait_ready(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"gateway at {url} did not come up")
 
 
-def _wrk(url: str, body: Path, conc: int, duration: float, expect: str) -> dict[str, float]:
+def _wrk(url: str, body: Path, conc: int, duration: float, expect: str, threads: int = 2) -> dict[str, float]:
     env = {**os.environ, "WRK_BODY_FILE": str(body), "WRK_AUTH": "sk-bench", "WRK_EXPECT": expect}
-    threads = min(2, conc)
+    threads = min(threads, conc)
     proc = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{conc}", f"-d{duration:g}s", "--timeout", "10s", "-s", str(LIB / "post.lua"),
          url + "/v1/chat/completions"],
@@ -134,7 +134,7 @@ def run_one(work: Path, up: int, logs: bool, args: argparse.Namespace) -> dict[s
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url)
-        _wrk(url, body, args.concurrency, args.warmup, expect)
+        _wrk(url, body, args.concurrency, args.warmup, expect, args.wrk_threads)
         spy = None
         if args.pyspy:
             args.pyspy.mkdir(parents=True, exist_ok=True)
@@ -144,7 +144,7 @@ def run_one(work: Path, up: int, logs: bool, args: argparse.Namespace) -> dict[s
                                     "--duration", str(int(args.duration))],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         before = _threads(gw.pid)
-        result = _wrk(url, body, args.concurrency, args.duration, expect)
+        result = _wrk(url, body, args.concurrency, args.duration, expect, args.wrk_threads)
         after = _threads(gw.pid)
         if spy is not None:
             spy.wait(30)
@@ -169,6 +169,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (the shared harness uses 1)")
     parser.add_argument("--mode", choices=("nonstream", "stream"), default="nonstream")
     parser.add_argument("--json", type=Path, help="write every round's rows here")
     parser.add_argument("--logs-url", help="log store URL (default: a fresh SQLite file per run)")
