@@ -196,11 +196,11 @@ class Gateway:
             user=user if isinstance(user, str) else None,
         )
 
-    # -- calls ------------------------------------------------------------------------------
-
-    async def complete(self, request: ChatRequest, *, headers: Mapping[str, str] | None = None) -> Completion:
-        """Serve a non-streamed request. ``headers`` (request headers, for routers' rules) are read
-        only when ``request.model`` names a router."""
+    async def _begin(
+        self, request: ChatRequest, headers: Mapping[str, str] | None
+    ) -> tuple[ModelGroup, str | None, Run]:
+        """Resolve the group (a router decides first when the model names one), open the record
+        and start the clock: the start of every call."""
         if request.model in self._routers:
             group, matched, routing = await self._route(request, headers)
             record = self._new_record(request, group)
@@ -209,7 +209,15 @@ class Gateway:
             group, matched = self.resolve(request.model)
             record = self._new_record(request, group)
         start = self.clock.now()
-        run = Run(request, record, start, start + group.total_timeout)
+        return group, matched, Run(request, record, start, start + group.total_timeout)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def complete(self, request: ChatRequest, *, headers: Mapping[str, str] | None = None) -> Completion:
+        """Serve a non-streamed request. ``headers`` (request headers, for routers' rules) are read
+        only when ``request.model`` names a router."""
+        group, matched, run = await self._begin(request, headers)
+        record, start = run.record, run.start
         try:
             async with asyncio.timeout(group.total_timeout):
                 cascade = self._runtime[group.name].policy.cascade
@@ -248,15 +256,8 @@ class Gateway:
         self, request: ChatRequest, *, headers: Mapping[str, str] | None = None
     ) -> StreamingCompletion:
         """Open a stream, failing over until one deployment has produced its first events."""
-        if request.model in self._routers:
-            group, matched, routing = await self._route(request, headers)
-            record = self._new_record(request, group)
-            record.routing = routing
-        else:
-            group, matched = self.resolve(request.model)
-            record = self._new_record(request, group)
-        start = self.clock.now()
-        run = Run(request, record, start, start + group.total_timeout)
+        group, matched, run = await self._begin(request, headers)
+        record, start = run.record, run.start
         try:
             async with asyncio.timeout(group.total_timeout):
                 try:
