@@ -93,7 +93,10 @@ def _serve(args: argparse.Namespace) -> int:
         f"switchpoint {__version__}: serving {names} on http://{config.server.host}:{config.server.port}",
         file=sys.stderr,
     )
-    serve(config)
+    try:
+        serve(config)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once its graceful shutdown has finished
+        return 130
     return 0
 
 
