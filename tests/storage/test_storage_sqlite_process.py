@@ -73,6 +73,7 @@ def test_a_frame_cut_short_commits_nothing_and_the_child_exits(tmp_path: Path) -
     child = subprocess.Popen([sys.executable, "-m", "switchpoint.storage.sqlite_child", str(database), "1000"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)  # fmt: skip
     assert child.stdin is not None and child.stdout is not None
+    assert child.stdout.readline() == sqlite_process.READY == sqlite_child.READY
     child.stdin.write(_frame(payload))
     child.stdin.flush()
     assert child.stdout.readline() == b"ok\n"
@@ -184,3 +185,27 @@ def test_both_ends_agree_on_the_frame_header_and_the_child_stays_small() -> None
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("python", ["/nonexistent/python3", "/bin/false", "hangs"])
+def test_a_writer_process_that_cannot_start_falls_back_to_the_thread(tmp_path: Path, python: str) -> None:
+    if python == "hangs":
+        script = tmp_path / "hangs.sh"
+        script.write_text("#!/bin/sh\nexec sleep 30\n")
+        script.chmod(0o755)
+        python = str(script)
+
+    async def main() -> None:
+        store = SQLiteStore(tmp_path / "logs.db", writer="process")
+        assert store._process is not None
+        store._process.python = python  # no interpreter, one that exits, one that never says ready
+        store._process._start_timeout = 1.0
+        try:
+            await store.migrate()
+            assert store.writer == "thread" and store._process is None
+            await store.write([record(1)])
+            assert await store.request_ids() == ["req-1"]
+        finally:
+            await store.close()
+
+    asyncio.run(main())

@@ -15,6 +15,7 @@ one writer at a time and any number of readers work across processes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 import uuid
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 
@@ -37,11 +38,11 @@ from switchpoint.storage.rows import (
     row_to_request,
     sqlite_request_row,
 )
+from switchpoint.storage.sqlite_process import SQLiteWriterProcess, WriterStartFailed
 from switchpoint.storage.sqlite_sql import DATA_ERRORS, Chunks, chunked, connect, execute_chunks, transaction
 from switchpoint.storage.store import DailyStats, RecordsRejected, StoreUnavailable
 
-if TYPE_CHECKING:
-    from switchpoint.storage.sqlite_process import SQLiteWriterProcess
+_LOG = logging.getLogger("switchpoint.storage")
 
 __all__ = ["SQLiteStore"]
 
@@ -67,8 +68,6 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._process: SQLiteWriterProcess | None = None
         if writer == "process" and self.path != ":memory:":  # another process cannot open :memory:
-            from switchpoint.storage.sqlite_process import SQLiteWriterProcess
-
             self._process = SQLiteWriterProcess(self.path, busy_timeout_ms)
         self.writer = "process" if self._process is not None else "thread"
 
@@ -76,6 +75,12 @@ class SQLiteStore:
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _fall_back(self, exc: Exception) -> None:
+        """Write on the thread from now on: the writer process cannot run here."""
+        _LOG.warning("switchpoint: %s; writing the request log from a thread instead", exc)
+        self._process = None
+        self.writer = "thread"
 
     def _connection(self) -> sqlite3.Connection:
         """On the writer thread only."""
@@ -94,7 +99,10 @@ class SQLiteStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"SQLite migration failed: {exc}") from exc
         if self._process is not None:
-            await self._process.start()
+            try:
+                await self._process.start()
+            except WriterStartFailed as exc:
+                self._fall_back(exc)
         return applied
 
     def _migrate_sync(self) -> list[str]:
@@ -131,8 +139,11 @@ class SQLiteStore:
                 payload = await encoded_rows(records)
             except (TypeError, ValueError) as exc:  # orjson: an int beyond 64 bits, say
                 raise RecordsRejected(f"SQLite refused the rows: {exc}") from exc
-            await self._process.write(payload)
-            return
+            try:
+                await self._process.write(payload)
+                return
+            except WriterStartFailed as exc:
+                self._fall_back(exc)
         try:
             requests, attempts = await _row_lists(records)
             await self._call(self._write_sync, chunked("requests", requests), chunked("attempts", attempts))

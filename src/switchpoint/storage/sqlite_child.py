@@ -24,7 +24,9 @@ from switchpoint.storage.sqlite_sql import DATA_ERRORS, chunked, connect, execut
 __all__ = ["main", "serve"]
 
 _NICE = 10
-HEADER = 4  # as switchpoint.storage.sqlite_process.HEADER (not imported: it would pull in asyncio)
+# As in switchpoint.storage.sqlite_process (not imported from there: it would pull in asyncio).
+HEADER = 4
+READY = b"ready\n"
 
 
 def _read_exact(stream: BinaryIO, size: int) -> bytes | None:
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         # against a busy process, several times what the writes need at thousands of requests/s.
         with contextlib.suppress(OSError):
             os.nice(_NICE)
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
     serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout.buffer)
 
 

@@ -37,10 +37,16 @@ from pathlib import Path
 
 from switchpoint.storage.store import RecordsRejected, StoreUnavailable
 
-__all__ = ["HEADER", "SQLiteWriterProcess"]
+__all__ = ["HEADER", "READY", "SQLiteWriterProcess", "WriterStartFailed"]
 
 _LOG = logging.getLogger("switchpoint.storage")
 HEADER = 4  # bytes of big-endian frame length
+READY = b"ready\n"  # the child's first line, once it can take frames
+
+
+class WriterStartFailed(StoreUnavailable):
+    """The writer process could not be started (no usable interpreter, a broken install...): the
+    store falls back to writing on its thread."""
 _MAX_FRAME = 2**32 - 1
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding ``switchpoint``
 
@@ -48,8 +54,12 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holdin
 class SQLiteWriterProcess:
     """The gateway's end: one child process, one frame at a time."""
 
-    def __init__(self, path: str, busy_timeout_ms: int, *, close_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str, busy_timeout_ms: int, *, close_timeout: float = 30.0, start_timeout: float = 15.0
+    ) -> None:
         self.path = path
+        self.python = sys.executable
+        self._start_timeout = start_timeout
         self._busy_timeout_ms = busy_timeout_ms
         self._close_timeout = close_timeout
         self._proc: asyncio.subprocess.Process | None = None
@@ -103,12 +113,26 @@ class SQLiteWriterProcess:
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "switchpoint.storage.sqlite_child", self.path, str(int(self._busy_timeout_ms)),
+                self.python, "-m", "switchpoint.storage.sqlite_child", self.path, str(int(self._busy_timeout_ms)),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
                 start_new_session=True,  # a terminal's Ctrl-C goes to the gateway's group, not here
             )  # fmt: skip
         except OSError as exc:
-            raise StoreUnavailable(f"could not start the SQLite writer process: {exc}") from exc
+            raise WriterStartFailed(f"could not start the SQLite writer process: {exc}") from exc
+        assert proc.stdout is not None
+        try:
+            async with asyncio.timeout(self._start_timeout):
+                ready = await proc.stdout.readline()
+        except TimeoutError:
+            self._discard(proc)
+            why = f"the SQLite writer process was not ready within {self._start_timeout:g}s"
+            raise WriterStartFailed(why) from None
+        except BaseException:
+            self._discard(proc)
+            raise
+        if ready != READY:
+            self._discard(proc)
+            raise WriterStartFailed(f"the SQLite writer process did not start (it said {ready[:200]!r})")
         self._proc = proc
         self.started += 1
         return proc
