@@ -67,6 +67,7 @@ class SQLiteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchpoint-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._process: SQLiteWriterProcess | None = None
+        self._retired: SQLiteWriterProcess | None = None
         if writer == "process" and self.path != ":memory:":  # another process cannot open :memory:
             self._process = SQLiteWriterProcess(self.path, busy_timeout_ms)
         self.writer = "process" if self._process is not None else "thread"
@@ -79,7 +80,7 @@ class SQLiteStore:
     def _fall_back(self, exc: Exception) -> None:
         """Write on the thread from now on: the writer process cannot run here."""
         _LOG.warning("switchpoint: %s; writing the request log from a thread instead", exc)
-        self._process = None
+        self._retired, self._process = self._process, None  # closed with the store (it reaps its children)
         self.writer = "thread"
 
     def _connection(self) -> sqlite3.Connection:
@@ -179,8 +180,9 @@ class SQLiteStore:
 
     async def close(self) -> None:
         try:
-            if self._process is not None:
-                await self._process.close()
+            for process in (self._process, self._retired):
+                if process is not None:
+                    await process.close()
             await self._call(self._close_sync)
         finally:
             self._executor.shutdown(wait=False)
