@@ -19,7 +19,7 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -70,18 +70,21 @@ class SQLiteStore:
         self._retired: SQLiteWriterProcess | None = None
         if writer == "process" and self.path != ":memory:":  # another process cannot open :memory:
             self._process = SQLiteWriterProcess(self.path, busy_timeout_ms)
-        self.writer = "process" if self._process is not None else "thread"
 
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    @property
+    def writer(self) -> Literal["thread", "process"]:
+        """Where records are written now (``process`` falls back to ``thread`` if it cannot run)."""
+        return "thread" if self._process is None else "process"
+
     def _fall_back(self, exc: Exception) -> None:
         """Write on the thread from now on: the writer process cannot run here."""
         _LOG.warning("switchpoint: %s; writing the request log from a thread instead", exc)
         self._retired, self._process = self._process, None  # closed with the store (it reaps its children)
-        self.writer = "thread"
 
     def _connection(self) -> sqlite3.Connection:
         """On the writer thread only."""
@@ -269,18 +272,32 @@ class SQLiteStore:
 _SLICE = 64  # records turned into rows per event-loop turn
 
 
-async def _row_lists(records: Sequence[RequestRecord]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """The batch's ``requests`` and ``attempts`` rows, built on the event loop a slice per turn
-    (not on the writer thread: Python work there holds the GIL against the loop)."""
-    requests: list[tuple[object, ...]] = []
-    attempts: list[tuple[object, ...]] = []
+Rows = list[tuple[object, ...]]
+
+
+async def _row_slices(records: Sequence[RequestRecord]) -> AsyncIterator[tuple[Rows, Rows]]:
+    """The batch's ``requests`` and ``attempts`` rows, ``_SLICE`` records at a time, one slice per
+    event-loop turn. Built on the loop, not on the writer thread: Python work there holds the GIL
+    against the loop."""
     for start in range(0, len(records), _SLICE):
         if start:
             await asyncio.sleep(0)
+        requests: Rows = []
+        attempts: Rows = []
         for record in records[start : start + _SLICE]:
             requests.append(sqlite_request_row(record))
             if record.attempts and not inline_attempt(record):
                 attempts.extend(attempt_rows(record, SQLITE))
+        yield requests, attempts
+
+
+async def _row_lists(records: Sequence[RequestRecord]) -> tuple[Rows, Rows]:
+    """Every row of the batch, for the thread writer."""
+    requests: Rows = []
+    attempts: Rows = []
+    async for slice_requests, slice_attempts in _row_slices(records):
+        requests += slice_requests
+        attempts += slice_attempts
     return requests, attempts
 
 
@@ -290,15 +307,7 @@ async def encoded_rows(records: Sequence[RequestRecord]) -> bytes:
     booleans, null) as it is; a float that is not finite becomes null, as SQLite stores NaN."""
     requests: list[bytes] = []
     attempts: list[bytes] = []
-    for start in range(0, len(records), _SLICE):
-        if start:
-            await asyncio.sleep(0)
-        slice_requests: list[tuple[object, ...]] = []
-        slice_attempts: list[tuple[object, ...]] = []
-        for record in records[start : start + _SLICE]:
-            slice_requests.append(sqlite_request_row(record))
-            if record.attempts and not inline_attempt(record):
-                slice_attempts.extend(attempt_rows(record, SQLITE))
+    async for slice_requests, slice_attempts in _row_slices(records):
         requests.append(orjson.dumps(slice_requests)[1:-1])
         if slice_attempts:
             attempts.append(orjson.dumps(slice_attempts)[1:-1])

@@ -21,12 +21,11 @@ import orjson
 
 from switchpoint.storage.sqlite_sql import DATA_ERRORS, chunked, connect, execute_chunks, transaction
 
-__all__ = ["main", "serve"]
+__all__ = ["HEADER", "READY", "main", "serve"]
 
 _NICE = 10
-# As in switchpoint.storage.sqlite_process (not imported from there: it would pull in asyncio).
-HEADER = 4
-READY = b"ready\n"
+HEADER = 4  # bytes of a frame's big-endian length
+READY = b"ready\n"  # the first line, once the child can take frames
 
 
 def _read_exact(stream: BinaryIO, size: int) -> bytes | None:

@@ -35,13 +35,12 @@ import os
 import sys
 from pathlib import Path
 
+from switchpoint.storage.sqlite_child import HEADER, READY
 from switchpoint.storage.store import RecordsRejected, StoreUnavailable
 
 __all__ = ["HEADER", "READY", "SQLiteWriterProcess", "WriterStartFailed"]
 
 _LOG = logging.getLogger("switchpoint.storage")
-HEADER = 4  # bytes of big-endian frame length
-READY = b"ready\n"  # the child's first line, once it can take frames
 
 
 class WriterStartFailed(StoreUnavailable):
