@@ -234,8 +234,7 @@ class Gateway:
         except SwitchpointError as exc:
             error = self._final_error(run, exc)
         except BaseException as exc:
-            close_record(record, exc, start, self.clock.now())
-            self.sink.emit(record)
+            self._close_failed(run, exc)
             raise
         else:
             response = served.result
@@ -248,8 +247,7 @@ class Gateway:
             record.latency_ms = (self.clock.now() - start) * 1000
             self.emit(record, request)
             return Completion(response, served.group, served.deployment, record)
-        close_record(record, error, start, self.clock.now())
-        self.sink.emit(record)
+        self._close_failed(run, error)
         raise error
 
     async def stream(
@@ -257,7 +255,7 @@ class Gateway:
     ) -> StreamingCompletion:
         """Open a stream, failing over until one deployment has produced its first events."""
         group, matched, run = await self._begin(request, headers)
-        record, start = run.record, run.start
+        record = run.record
         try:
             async with asyncio.timeout(group.total_timeout):
                 try:
@@ -269,16 +267,19 @@ class Gateway:
         except SwitchpointError as exc:
             error = self._final_error(run, exc)
         except BaseException as exc:
-            close_record(record, exc, start, self.clock.now())
-            self.sink.emit(record)
+            self._close_failed(run, exc)
             raise
         else:
             record.ttft_ms = served.attempt.ttft_ms = served.attempt.latency_ms
             record.deployment = served.deployment.id
             return StreamingCompletion(self, served, run)
-        close_record(record, error, start, self.clock.now())
-        self.sink.emit(record)
+        self._close_failed(run, error)
         raise error
+
+    def _close_failed(self, run: Run, error: BaseException) -> None:
+        """Close a failed (or cancelled) call's record and hand it to the sink."""
+        close_record(run.record, error, run.start, self.clock.now())
+        self.sink.emit(run.record)
 
     @staticmethod
     def _final_error(run: Run, error: SwitchpointError) -> SwitchpointError:
@@ -597,8 +598,7 @@ class Gateway:
         except SwitchpointError as exc:
             error = self._final_error(run, exc)
         except BaseException as exc:
-            close_record(record, exc, start, self.clock.now())
-            self.sink.emit(record)
+            self._close_failed(run, exc)
             raise
         else:
             usage = Usage.from_openai(served.result.get("usage"))
@@ -609,8 +609,7 @@ class Gateway:
             record.latency_ms = (self.clock.now() - start) * 1000
             self.sink.emit(record)
             return Embedded(served.result, served.group, served.deployment, record)
-        close_record(record, error, start, self.clock.now())
-        self.sink.emit(record)
+        self._close_failed(run, error)
         raise error
 
     def _embedding_order(self, group: ModelGroup) -> tuple[list[Deployment], list[Deployment], bool]:
