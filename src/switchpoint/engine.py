@@ -61,6 +61,7 @@ from switchpoint.errors import (
 )
 from switchpoint.protocols import Balancer, Embedder, EventSink, Provider
 from switchpoint.routing.router import Routing
+from switchpoint.storage.content import answer_content
 from switchpoint.storage.records import RequestRecord
 from switchpoint.streaming import StreamingCompletion
 from switchpoint.types import ChatRequest, ChatResponse, Deployment, ModelGroup, Usage
@@ -110,8 +111,11 @@ class Gateway:
         rng: random.Random | None = None,
         checks: ActiveHealthChecker | None = None,
         routing: Routing | None = None,
+        store_content: bool = False,
     ) -> None:
         self._groups = {g.name: g for g in groups if not g.is_wildcard}
+        #: Records carry the request's messages and the answer's text (``logs.store_content``).
+        self.store_content = store_content
         self.routing = routing or Routing()
         self._routers = self.routing.routers
         self._record_direct = self.routing.analysis.config.record_direct
@@ -194,6 +198,7 @@ class Gateway:
             group=group.name,
             tags=request.tags,
             user=user if isinstance(user, str) else None,
+            content={"messages": request.body.get("messages"), "response": None} if self.store_content else None,
         )
 
     async def _begin(
@@ -245,6 +250,8 @@ class Gateway:
                 state.usage.settle(response.usage.total_tokens - run.tokens_wanted(), self.clock.now())
             settle_usage(record, served, response.usage, response.finish_reason)
             record.latency_ms = (self.clock.now() - start) * 1000
+            if record.content is not None:
+                record.content.update(answer_content(response.body))
             self.emit(record, request)
             return Completion(response, served.group, served.deployment, record)
         self._close_failed(run, error)

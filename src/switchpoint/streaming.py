@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from switchpoint.balancing.attempts import Opened, Run, Served, deadline_error, route_headers, settle_usage
 from switchpoint.balancing.retry import classify
 from switchpoint.errors import ProviderError, SwitchpointError
+from switchpoint.storage.content import stream_content
 from switchpoint.types import Usage
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class StreamingCompletion:
         self._closed = False
         self._events = 0
         self._error: SwitchpointError | None = None
+        # The relayed blocks, kept only when the record stores the conversation (logs.store_content).
+        self._kept: list[bytes] | None = [] if run.record.content is not None else None
 
     def route_headers(self) -> list[tuple[bytes, bytes]]:
         """``x-switchpoint-attempts``/``-route``/``-groups``/``-cost`` (cost as known when headers go out)."""
@@ -49,14 +52,19 @@ class StreamingCompletion:
     async def _relay(self) -> AsyncIterator[bytes]:
         clock = self._gateway.clock
         deadline = self._run.deadline
+        kept = self._kept
         try:
             if self._first:
                 self._events += self._first.count(b"\n\n")
+                if kept is not None:
+                    kept.append(self._first)
                 yield self._first
             async for block in self._blocks:
                 if clock.now() > deadline:
                     raise deadline_error(self.group)
                 self._events += block.count(b"\n\n")
+                if kept is not None:
+                    kept.append(block)
                 yield block
         except SwitchpointError as exc:
             self._error = exc
@@ -97,4 +105,7 @@ class StreamingCompletion:
         elif record.incomplete:
             attempt.status = "incomplete"
         record.latency_ms = (now - self._run.start) * 1000
+        if self._kept is not None and record.content is not None:
+            record.content.update(stream_content(self._kept))
+            self._kept = None
         gateway.emit(record, self._run.request if record.error_class is None else None)

@@ -1,4 +1,4 @@
-"""``switchpoint serve | config check | stats | routes | cascade | train | eval | calibrate | --version``."""
+"""``switchpoint serve | config check | stats | export | routes | cascade | train | eval | calibrate | --version``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     from switchpoint.cli import stats
 
     stats.add_parser(commands)
+    from switchpoint.cli import export
+
+    export.add_parser(commands)
     from switchpoint.cli import routes
 
     routes.add_parser(commands)
@@ -57,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from switchpoint.cli import stats
 
         return stats.run(args)
+    if args.command == "export":
+        from switchpoint.cli import export
+
+        return export.run(args)
     if args.command == "routes":
         from switchpoint.cli import routes
 

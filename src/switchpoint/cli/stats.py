@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,43 +20,28 @@ import orjson
 from switchpoint.analytics import Filters, Prices, model_table, open_reader, prices_from_groups, routing_mix
 from switchpoint.analytics import savings as savings_of
 from switchpoint.analytics import summary as summary_of
+from switchpoint.cli.logsource import add_source_arguments, filters_of, log_source, missing_sqlite
 from switchpoint.errors import ConfigError, InvalidRequest
 from switchpoint.storage.store import StoreError
 
 __all__ = ["add_parser", "run"]
 
-DEFAULT_URL = "sqlite:///.switchpoint/logs.db"
-
 
 def add_parser(commands: Any) -> None:
     """Register ``stats`` on the CLI's subcommands."""
     stats = commands.add_parser("stats", help="summarise the request log: traffic, cost, latency, routing, savings")
-    where = stats.add_mutually_exclusive_group()
-    where.add_argument("--config", "-c", help="config file whose logs.url to read (default: $SWITCHPOINT_CONFIG)")
-    where.add_argument("--db", help=f"log database URL: sqlite:///path or postgresql://... (default {DEFAULT_URL})")
-    stats.add_argument("--schema", help="Postgres schema of the log tables")
-    stats.add_argument("--since", default="24h", help="start: a time ago (24h, 7d), ISO time or epoch (default 24h)")
-    stats.add_argument("--until", help="end: same forms as --since (default now)")
-    stats.add_argument("--model", help="only this model group or requested model (router)")
-    stats.add_argument("--key", help="only this key id")
-    stats.add_argument("--tag", help="only requests with this tag")
-    stats.add_argument("--team", help="only this team")
-    stats.add_argument("--router", help="only requests this router decided")
+    add_source_arguments(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
 
 
 def _source(args: argparse.Namespace) -> tuple[str, str | None, Prices]:
     """The database URL, its schema, and the prices, from the options and the config."""
-    config_path = args.config or (None if args.db else os.environ.get("SWITCHPOINT_CONFIG"))
-    if config_path is None:
-        return args.db or DEFAULT_URL, args.schema, {}
+    url, schema, config = log_source(args)
+    if config is None:
+        return url, schema, {}
     from switchpoint.config.build import build_groups
-    from switchpoint.config.load import load_config
 
-    config = load_config(config_path)
-    if config.logs.url is None:
-        raise ConfigError(f"{config_path}: request logging is off (logs.url is null); pass --db URL")
-    return config.logs.url, args.schema or config.logs.pg_schema, prices_from_groups(build_groups(config))
+    return url, schema, prices_from_groups(build_groups(config))
 
 
 async def _collect(url: str, schema: str | None, filters: Filters, prices: Prices) -> dict[str, Any]:
@@ -77,16 +60,15 @@ async def _collect(url: str, schema: str | None, filters: Filters, prices: Price
 def run(args: argparse.Namespace) -> int:
     try:
         url, schema, prices = _source(args)
-        params = {k: v for k in ("since", "until", "model", "key", "tag", "team", "router") if (v := getattr(args, k))}
-        filters = Filters.parse(params, time.time())
+        filters = filters_of(args)
     except ConfigError as exc:
         print(f"switchpoint: {exc.message}", file=sys.stderr)
         return 2
     except InvalidRequest as exc:
         print(f"switchpoint: --{exc.param}: {exc.message}", file=sys.stderr)
         return 2
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///") :]):
-        print(f"switchpoint: no log database at {url[len('sqlite:///'):]} (pass --db or --config)", file=sys.stderr)
+    if (path := missing_sqlite(url)) is not None:
+        print(f"switchpoint: no log database at {path} (pass --db or --config)", file=sys.stderr)
         return 1
     try:
         report = asyncio.run(_collect(url, schema, filters, prices))

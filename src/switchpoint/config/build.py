@@ -89,6 +89,7 @@ def build_gateway(
     resilience = build_resilience(config, groups, clock)
     routing = build_routing(config, groups)
     return Gateway(groups, adapters, resilience.balancer, sink or NullSink(), clock, routing=routing,
+                   store_content=config.logs.store_content and config.logs.url is not None,
                    **resilience.gateway_options())
 
 
