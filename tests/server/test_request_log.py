@@ -78,8 +78,11 @@ def test_a_signal_under_load_loses_no_acknowledged_record(
     port = free_port()
     env = {**os.environ, "SWITCHPOINT_NO_LOCAL": "1"}
     stderr = (tmp_path / "stderr.log").open("wb")
+    # A shell starts background jobs with SIGINT ignored, and children inherit that: the gateway gets
+    # the default disposition back, as when started from a terminal (else Ctrl-C could not be tested).
     process = subprocess.Popen([sys.executable, "-m", "switchpoint", "serve", "--config", str(config_file),
-                                "--port", str(port)], env=env, stderr=stderr)  # fmt: skip
+                                "--port", str(port)], env=env, stderr=stderr,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 15

@@ -5,10 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import signal
 import sys
-import threading
-from types import FrameType
 
 import orjson
 import uvicorn
@@ -134,25 +131,7 @@ def serve(config: GatewayConfig) -> None:
         uvicorn.run("switchpoint.server.run:worker_app", factory=True, workers=config.server.workers, **options)  # type: ignore[arg-type]
         return
     app = _served(build_app(config))
-    # Ctrl-C: uvicorn shuts down gracefully, then raises the signal again under the handler it found.
-    # With Python's default handler there, asyncio.run would swap in its own, which only cancels the
-    # main task (an interrupt lost if anything on the way out absorbs the cancellation: exit 0, not
-    # 130). A handler of our own that raises KeyboardInterrupt outright keeps the interrupt.
-    previous = signal.signal(signal.SIGINT, _interrupt) if _default_sigint() else None
-    try:
-        uvicorn.Server(uvicorn.Config(app, **options)).run()  # type: ignore[arg-type]
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-
-def _default_sigint() -> bool:
-    return threading.current_thread() is threading.main_thread() and (
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    uvicorn.Server(uvicorn.Config(app, **options)).run()  # type: ignore[arg-type]
 
 
 def _config_json(config: GatewayConfig) -> str:
