@@ -10,7 +10,6 @@ unreadable log exits with 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -19,9 +18,7 @@ import orjson
 
 from switchpoint.analytics import Filters, open_reader
 from switchpoint.analytics.routing_data import ExportError, ExportOptions, ExportReport, export_routing_rows
-from switchpoint.cli.logsource import add_source_arguments, filters_of, log_source, missing_sqlite
-from switchpoint.errors import ConfigError, InvalidRequest
-from switchpoint.storage.store import StoreError
+from switchpoint.cli.logsource import CommandFailed, add_source_arguments, read_log, resolve
 
 if TYPE_CHECKING:
     from switchpoint.config.schema import GatewayConfig
@@ -108,38 +105,27 @@ def _summary(report: ExportReport, where: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        url, schema, config = log_source(args)
-        filters = filters_of(args)
-        options = _options(args, profile_aliases(config) if config is not None else {})
-    except ConfigError as exc:
-        print(f"switchpoint: {exc.message}", file=sys.stderr)
-        return 2
-    except InvalidRequest as exc:
-        print(f"switchpoint: --{exc.param}: {exc.message}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"switchpoint: {exc}", file=sys.stderr)
-        return 2
-    if (path := missing_sqlite(url)) is not None:
-        print(f"switchpoint: no log database at {path} (pass --db or --config)", file=sys.stderr)
-        return 1
-    try:
-        rows, report = asyncio.run(_export(url, schema, filters, options))
-    except ExportError as exc:
-        print(f"switchpoint: {exc}", file=sys.stderr)
-        return 2
-    except StoreError as exc:
-        print(f"switchpoint: cannot read the request log: {exc}", file=sys.stderr)
-        return 1
-    if args.out == "-":
-        _write(rows, sys.stdout.buffer)
-        sys.stdout.flush()
-    else:
+        url, schema, config, filters = resolve(args)
         try:
-            with Path(args.out).open("wb") as out:
-                _write(rows, out)
+            options = _options(args, profile_aliases(config) if config is not None else {})
+        except ValueError as exc:
+            raise CommandFailed(str(exc), 2) from None
+        try:
+            rows, report = read_log(_export(url, schema, filters, options))
+        except ExportError as exc:
+            raise CommandFailed(str(exc), 2) from None
+        where = "stdout" if args.out == "-" else args.out
+        try:
+            if args.out == "-":
+                _write(rows, sys.stdout.buffer)
+                sys.stdout.flush()
+            else:
+                with Path(args.out).open("wb") as out:
+                    _write(rows, out)
         except OSError as exc:
-            print(f"switchpoint: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-    print(_summary(report, "stdout" if args.out == "-" else args.out), file=sys.stderr)
+            raise CommandFailed(f"cannot write {args.out}: {exc.strerror or exc}", 1) from None
+    except CommandFailed as exc:
+        print(f"switchpoint: {exc}", file=sys.stderr)
+        return exc.status
+    print(_summary(report, where), file=sys.stderr)
     return 0

@@ -7,17 +7,23 @@ its default is ``sqlite:///.switchpoint/logs.db``), else that default.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from switchpoint.analytics import Filters
-from switchpoint.errors import ConfigError
+from switchpoint.errors import ConfigError, InvalidRequest
+from switchpoint.storage.store import StoreError
 
 if TYPE_CHECKING:
     from switchpoint.config.schema import GatewayConfig
 
-__all__ = ["DEFAULT_URL", "add_source_arguments", "filters_of", "log_source", "missing_sqlite"]
+__all__ = ["DEFAULT_URL", "CommandFailed", "add_source_arguments", "filters_of", "log_source", "missing_sqlite",
+           "read_log", "resolve"]
+
+T = TypeVar("T")
 
 DEFAULT_URL = "sqlite:///.switchpoint/logs.db"
 _FILTERS = ("since", "until", "model", "key", "tag", "team", "router")
@@ -64,3 +70,34 @@ def missing_sqlite(url: str) -> str | None:
     if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///") :]):
         return url[len("sqlite:///") :]
     return None
+
+
+class CommandFailed(Exception):
+    """What to print (after ``switchpoint: ``) and the exit status: 2 for a usage problem, 1 for a log
+    that cannot be read."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def resolve(args: argparse.Namespace) -> tuple[str, str | None, GatewayConfig | None, Filters]:
+    """The database URL, its schema, the config and the filters; raises :class:`CommandFailed`."""
+    try:
+        url, schema, config = log_source(args)
+        filters = filters_of(args)
+    except ConfigError as exc:
+        raise CommandFailed(exc.message, 2) from None
+    except InvalidRequest as exc:
+        raise CommandFailed(f"--{exc.param}: {exc.message}", 2) from None
+    if (path := missing_sqlite(url)) is not None:
+        raise CommandFailed(f"no log database at {path} (pass --db or --config)", 1)
+    return url, schema, config, filters
+
+
+def read_log(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` (queries on the log); a store that cannot be read raises :class:`CommandFailed`."""
+    try:
+        return asyncio.run(work)
+    except StoreError as exc:
+        raise CommandFailed(f"cannot read the request log: {exc}", 1) from None

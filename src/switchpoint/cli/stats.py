@@ -9,7 +9,6 @@ deployments; without a config, savings are reported without a baseline.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,9 +19,7 @@ import orjson
 from switchpoint.analytics import Filters, Prices, model_table, open_reader, prices_from_groups, routing_mix
 from switchpoint.analytics import savings as savings_of
 from switchpoint.analytics import summary as summary_of
-from switchpoint.cli.logsource import add_source_arguments, filters_of, log_source, missing_sqlite
-from switchpoint.errors import ConfigError, InvalidRequest
-from switchpoint.storage.store import StoreError
+from switchpoint.cli.logsource import CommandFailed, add_source_arguments, read_log, resolve
 
 __all__ = ["add_parser", "run"]
 
@@ -32,16 +29,6 @@ def add_parser(commands: Any) -> None:
     stats = commands.add_parser("stats", help="summarise the request log: traffic, cost, latency, routing, savings")
     add_source_arguments(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
-
-
-def _source(args: argparse.Namespace) -> tuple[str, str | None, Prices]:
-    """The database URL, its schema, and the prices, from the options and the config."""
-    url, schema, config = log_source(args)
-    if config is None:
-        return url, schema, {}
-    from switchpoint.config.build import build_groups
-
-    return url, schema, prices_from_groups(build_groups(config))
 
 
 async def _collect(url: str, schema: str | None, filters: Filters, prices: Prices) -> dict[str, Any]:
@@ -59,22 +46,16 @@ async def _collect(url: str, schema: str | None, filters: Filters, prices: Price
 
 def run(args: argparse.Namespace) -> int:
     try:
-        url, schema, prices = _source(args)
-        filters = filters_of(args)
-    except ConfigError as exc:
-        print(f"switchpoint: {exc.message}", file=sys.stderr)
-        return 2
-    except InvalidRequest as exc:
-        print(f"switchpoint: --{exc.param}: {exc.message}", file=sys.stderr)
-        return 2
-    if (path := missing_sqlite(url)) is not None:
-        print(f"switchpoint: no log database at {path} (pass --db or --config)", file=sys.stderr)
-        return 1
-    try:
-        report = asyncio.run(_collect(url, schema, filters, prices))
-    except StoreError as exc:
-        print(f"switchpoint: cannot read the request log: {exc}", file=sys.stderr)
-        return 1
+        url, schema, config, filters = resolve(args)
+        prices: Prices = {}
+        if config is not None:
+            from switchpoint.config.build import build_groups
+
+            prices = prices_from_groups(build_groups(config))
+        report = read_log(_collect(url, schema, filters, prices))
+    except CommandFailed as exc:
+        print(f"switchpoint: {exc}", file=sys.stderr)
+        return exc.status
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     else:
