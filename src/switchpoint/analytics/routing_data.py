@@ -9,8 +9,8 @@ outside it is an error (:class:`ExportError`), never clipped or dropped in silen
 The prompt is the request's last user message, the text the learned router reads when it decides
 (``RouteContext.text``). Requests with the same prompt become one row with one score per model
 (the mean of its requests' scores): traffic that sent one prompt to several models (an A/B split,
-a replayed evaluation set, a cascade's escalations) gives the strong-versus-weak comparisons a
-learned router learns most from. The model of a score is the request's model group, or the
+a replayed evaluation set) gives the strong-versus-weak comparisons a learned router learns most
+from. The model of a score is the request's model group, or the
 upstream model (``models="upstream"``), renamed by ``aliases`` (a learned router's candidate
 profiles), so the names are those the router will be asked to rank.
 """
