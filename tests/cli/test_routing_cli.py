@@ -260,3 +260,58 @@ def test_cross_validated_learned_router_is_labelled_in_distribution(
     data = _json_last_line(captured.out)
     assert data["router"] == "knn (2-fold)" and isinstance(data["aiq"], float)
     assert str(data["protocol"]).startswith("in-distribution: 2-fold cross-validation")
+
+
+@pytest.fixture
+def unknown_file(tmp_path: Path) -> Path:
+    """Models the shipped router has no data or profile on (``acme-chat``, ``acme-pro``) next to ones it knows."""
+    rows: list[dict[str, object]] = []
+    for i in range(24):
+        rows.append({
+            "id": str(i), "prompt": f"Explain topic {i} " + "in detail " * (i % 5),
+            "scores": {"gpt-4": 1.0, "acme-pro": float(i % 4 != 0), "acme-chat": float(i % 2), "mistral-7b-chat": 0.25},
+            "cost": {"gpt-4": 0.01, "acme-pro": 0.008, "acme-chat": 0.0003, "mistral-7b-chat": 0.0002},
+        })  # fmt: skip
+    return _rows(tmp_path / "unknown.jsonl", rows)
+
+
+def test_eval_ranks_unknown_models_by_price_and_says_so(unknown_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(unknown_file), "--bootstrap", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "'acme-pro' is unknown to it; ranked as tier:frontier, the tier of gpt-4 (nearest in mean cost)" in (
+        captured.err)
+    assert "'acme-chat' is unknown to it; ranked as tier:small, the tier of mistral-7b-chat" in captured.err
+    assert _json_last_line(captured.out)["aiq"] is not None
+
+
+def test_eval_profile_option(unknown_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(unknown_file), "--strong", "acme-pro", "--weak", "acme-chat", "--bootstrap", "0",
+                 "--profile", "acme-pro=gpt-4-1106-preview", "--profile", "acme-chat=tier:medium", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "unknown to it" not in captured.err
+    assert _json_last_line(captured.out)["apgr"] is not None
+    for profile, message in (("acme-pro=bard", "--profile acme-pro=bard: model 'bard' is unknown to this router"),
+                             ("acme-pro", "--profile must be MODEL=KNOWN_MODEL or MODEL=tier:TIER"),
+                             ("nobody=tier:small", "unknown model 'nobody'")):  # fmt: skip
+        assert main(["eval", str(unknown_file), "--strong", "acme-pro", "--weak", "acme-chat", "--bootstrap", "0",
+                     "--profile", profile]) == 2  # fmt: skip
+        assert message in capsys.readouterr().err
+
+
+def test_eval_unknown_model_without_costs_asks_for_a_profile(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"id": str(i), "prompt": f"q{i}", "scores": {"gpt-4": 1.0, "acme-chat": float(i % 2)}} for i in range(10)]
+    path = _rows(tmp_path / "nocost.jsonl", rows)
+    assert main(["eval", str(path), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "model 'acme-chat' is unknown to this router and cannot be placed by its price (it has no costs)" in err
+    assert "--profile acme-chat=tier:TIER" in err
+
+
+def test_eval_two_models_of_equal_mean_quality_is_a_usage_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"id": str(i), "prompt": f"q{i}", "scores": {"a": float(i % 2), "b": float((i // 2) % 2)}}
+            for i in range(8)]
+    path = _rows(tmp_path / "equal.jsonl", rows)
+    assert main(["eval", str(path), "--router", "length", "--bootstrap", "0"]) == 2
+    assert "have the same mean quality (0.5000) on these 8 rows" in capsys.readouterr().err

@@ -68,6 +68,11 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strong", metavar="MODEL", help="strong model (two-model mode; with --weak)")
     parser.add_argument("--weak", metavar="MODEL", help="weak model (two-model mode; with --strong)")
     parser.add_argument("--models", metavar="M1,M2,...|all", help="candidate models; 3+ with costs give AIQ")
+    parser.add_argument(
+        "--profile", action="append", default=[], metavar="MODEL=KNOWN|tier:T",
+        help="rank a model of the data as a model the router knows, or as a tier (frontier, large, medium, small); "
+        "repeatable. Unknown models without one are ranked as the tier of the known model nearest in price",
+    )
 
 
 class _Usage(Exception):
@@ -136,6 +141,19 @@ def _named_models(args: argparse.Namespace, known: list[str]) -> tuple[list[str]
     return models, False
 
 
+def _profiles(items: Sequence[str], models: Sequence[str]) -> dict[str, str]:
+    """``--profile MODEL=KNOWN`` options: data model -> the name the router ranks it as."""
+    from switchpoint.routing.evaluation.data import resolve_model
+
+    out: dict[str, str] = {}
+    for item in items:
+        model, sep, profile = item.partition("=")
+        if not sep or not model.strip() or not profile.strip():
+            raise _Usage(f"--profile must be MODEL=KNOWN_MODEL or MODEL=tier:TIER, not {item!r}")
+        out[resolve_model(model.strip(), list(models))] = profile.strip()
+    return out
+
+
 def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str]:
     """The models with costs, for AIQ. Models listed by name must all have costs; from "all", the others are left
     out (said on stderr)."""
@@ -176,6 +194,7 @@ class _Setup:
         self.train_rows = load_rows(*args.train) if args.train else []
         self.folds = folds
         self.router_ref: str = args.router
+        self.profiles = _profiles(args.profile, models)
         self.seed: int = getattr(args, "seed", 0)
         self._loaded = ""  # name of the loaded router, once loaded
         self._check_protocol(args)
@@ -240,6 +259,7 @@ class _Setup:
         from switchpoint.routing.evaluation.routers import (
             LENGTH,
             EvalRouter,
+            PredictorRouter,
             cross_validated,
             load_router,
             train_router,
@@ -251,6 +271,9 @@ class _Setup:
             return None
 
         def predict(router: EvalRouter, rows: Sequence[Any]) -> Sequence[Any]:
+            if isinstance(router, PredictorRouter):
+                router.profiles.update(self.profiles)
+                router.note = _progress
             if what == "scores":
                 return router.two_model_scores(rows, self.strong, self.weak)
             return router.qualities(rows, self.models)

@@ -40,3 +40,15 @@ def test_training_columns_are_pooled() -> None:
     assert canonical_training_name("alpaca-7b_concise", columns) is None  # its base column exists
     assert canonical_training_name("Mixtral-8x7B-Instruct-v0.1_concise", columns) == "mixtral-8x7b"
     assert canonical_training_name("mistralai/mixtral-8x7b-chat", columns) == "mixtral-8x7b"
+
+
+def test_tier_of_a_resolvable_model() -> None:
+    registry = ProfileRegistry(trained=["gpt-4-1106-preview", "acme-13b-chat", "house-model"],
+                               tiers=["frontier", "large", "medium", "small"])  # fmt: skip
+    assert registry.tier_of("gpt-4-1106-preview") == "frontier"  # trained, with a built-in profile
+    assert registry.tier_of("gpt4_1106_preview") == "frontier"  # an alias of it
+    assert registry.tier_of("acme-13b-chat") == "medium"  # trained, size in the name
+    assert registry.tier_of("house-model") is None  # trained, nothing says how strong
+    assert registry.tier_of("tier:small") == "small"
+    assert registry.tier_of("claude-3-haiku") == "large"  # untrained, built-in profile
+    assert registry.tier_of("palm-2") is None  # does not resolve

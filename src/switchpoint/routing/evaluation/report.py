@@ -34,6 +34,7 @@ from switchpoint.routing.evaluation.metrics import (
     percentile_interval,
     resample_weights,
 )
+from switchpoint.routing.evaluation.routers import EvaluationError
 
 __all__ = [
     "ManyModelReport",
@@ -248,6 +249,11 @@ def two_model_report(
         raise ValueError("no prompts")
     strong_q = [row.scores[strong] for row in rows]
     weak_q = [row.scores[weak] for row in rows]
+    if math.isclose(math.fsum(strong_q), math.fsum(weak_q), rel_tol=0.0, abs_tol=1e-9 * len(rows)):
+        raise EvaluationError(
+            f"{strong} and {weak} have the same mean quality ({math.fsum(strong_q) / len(rows):.4f}) on these "
+            f"{len(rows)} rows, so the share of the gap a router recovers (PGR, APGR, CPT) is undefined; "
+            "compare two models whose quality differs")
     draws = resample_weights(len(rows), resamples, seed) if resamples > 0 else []
     costs = None
     if all(row.cost.get(strong) is not None and row.cost.get(weak) is not None for row in rows):

@@ -12,6 +12,7 @@ For two models a predictor's score is q̂(strong) − q̂(weak): the predicted g
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -75,18 +76,82 @@ class LengthRouter:
 
 
 class PredictorRouter:
-    """A learned quality predictor (``switchpoint.routing.learned``)."""
+    """A learned quality predictor (``switchpoint.routing.learned``).
 
-    def __init__(self, predictor: QualityPredictor, name: str) -> None:
+    The data's model names are given to the predictor as they are, or as ``profiles`` maps them (``--profile
+    NAME=MODEL|tier:T``). A name the predictor cannot resolve and no profile names is ranked as the tier of
+    the model it knows that is nearest in mean cost on the rows (price is what a gateway knows of a model
+    before any outcome; the scores are never looked at), and ``note`` says so.
+    """
+
+    def __init__(self, predictor: QualityPredictor, name: str, *, profiles: Mapping[str, str] | None = None,
+                 note: Progress | None = None) -> None:  # fmt: skip
         self.predictor = predictor
         self.name = name
+        self.profiles = dict(profiles or {})
+        self.note = note
+        self._names: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def names(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> dict[str, str]:
+        """Data model -> the name the predictor is asked about."""
+        key = tuple(models)
+        if key not in self._names:
+            self._names[key] = self._resolve(rows, models)
+        return self._names[key]
+
+    def _resolve(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> dict[str, str]:
+        registry = getattr(self.predictor, "registry", None)
+        if registry is None:
+            return {m: self.profiles.get(m, m) for m in models}
+        out: dict[str, str] = {}
+        unknown: list[str] = []
+        for model in models:
+            name = self.profiles.get(model, model)
+            try:
+                registry.resolve(name)
+            except KeyError as exc:
+                if model in self.profiles:
+                    raise EvaluationError(f"router {self.name}: --profile {model}={name}: {exc.args[0]}") from None
+                unknown.append(model)
+                continue
+            out[model] = name
+        if unknown:
+            out.update(self._priced_like(rows, unknown, out, registry))
+        return out
+
+    def _priced_like(self, rows: Sequence[RoutingRow], unknown: Sequence[str], known: Mapping[str, str],
+                     registry: Any) -> dict[str, str]:  # fmt: skip
+        def log_cost(model: str) -> float | None:
+            costs = [c for row in rows if (c := row.cost.get(model)) is not None and c > 0]
+            return math.log(sum(costs) / len(costs)) if costs else None
+
+        anchors = [(cost, tier, model) for model, name in known.items()
+                   if (tier := registry.tier_of(name)) in registry.tiers and (cost := log_cost(model)) is not None]
+        out: dict[str, str] = {}
+        for model in unknown:
+            cost = log_cost(model)
+            if cost is None or not anchors:
+                raise EvaluationError(
+                    f"router {self.name}: model {model!r} is unknown to this router and cannot be placed by its price"
+                    f" ({'it has no costs' if cost is None else 'no known model with costs to compare'}); give "
+                    f"--profile {model}=MODEL (a model the router knows) or --profile {model}=tier:TIER "
+                    "(frontier, large, medium, small)")
+            _, tier, like = min(anchors, key=lambda a: abs(a[0] - cost))
+            out[model] = f"tier:{tier}"
+            if self.note:
+                self.note(f"router {self.name}: {model!r} is unknown to it; ranked as tier:{tier}, the tier of {like} "
+                          f"(nearest in mean cost); --profile {model}=... chooses")
+        return out
 
     def qualities(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> list[dict[str, float]]:
+        names = self.names(rows, models)
+        asked = list(dict.fromkeys(names[m] for m in models))
         try:
-            return [dict(self.predictor.predict(row.prompt, list(models))) for row in rows]
+            predicted = [self.predictor.predict(row.prompt, asked) for row in rows]
         except KeyError as exc:
             message = exc.args[0] if exc.args else str(exc)
             raise EvaluationError(f"router {self.name}: {message}") from None
+        return [{m: q[names[m]] for m in models} for q in predicted]
 
     def two_model_scores(self, rows: Sequence[RoutingRow], strong: str, weak: str) -> list[float]:
         return [q[strong] - q[weak] for q in self.qualities(rows, [strong, weak])]

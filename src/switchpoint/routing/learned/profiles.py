@@ -185,6 +185,22 @@ class ProfileRegistry:
             f"or a tier ('tier:frontier', 'tier:large', 'tier:medium', 'tier:small')")
 
 
+    def tier_of(self, name: str) -> str | None:
+        """The strength class of a model this registry resolves: its tier, its built-in profile's, or the
+        size in its name; None when none is known (or the name does not resolve)."""
+        try:
+            how = self.resolve(name)
+        except KeyError:
+            return None
+        if how.tier is not None:
+            return how.tier
+        for candidate in (name, how.model or name):
+            profile = self.profile(candidate)
+            if profile is not None:
+                return profile.tier
+        return tier_from_size(name) or tier_from_size(how.model or name)
+
+
 def canonical_training_name(column: str, columns: Iterable[str]) -> str | None:
     """The model identity a training-data column is pooled under, or None to skip the column.
 
