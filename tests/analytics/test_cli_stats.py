@@ -4,6 +4,7 @@ the rest in-process (``main(argv)``) to keep the tests fast."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,15 @@ def test_stats_errors(
     monkeypatch.chdir(tmp_path)
     code, _, err = _main(capsys)  # the default sqlite:///.switchpoint/logs.db is not there
     assert code == 1 and ".switchpoint/logs.db" in err
+
+
+def test_stats_on_a_database_without_a_log_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _main(capsys, "--db", PG_URL, "--schema", f"sp_never_logged_{os.getpid()}")
+    assert code == 1 and 'relation "requests" does not exist (no request log here' in err
+    empty = tmp_path / "other.db"
+    sqlite3.connect(empty).close()
+    code, _, err = _main(capsys, "--db", f"sqlite:///{empty}")
+    assert code == 1 and "no such table: requests" in err
 
 
 def test_stats_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -131,6 +131,11 @@ class PostgresReader:
             except psycopg.OperationalError as exc:
                 await self._drop()
                 raise StoreUnavailable(f"Postgres read failed: {exc}") from exc
+            except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+                # a database (or schema) the gateway has not logged to, or not migrated yet
+                message = str(exc).splitlines()[0]
+                raise StoreUnavailable(f"Postgres read failed: {message} (no request log here: is this the "
+                                       "database and schema the gateway logs to, and has it started once?)") from exc
             except BaseException:
                 if self._conn is not None and self._conn.broken:
                     await self._drop()
