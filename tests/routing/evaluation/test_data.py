@@ -54,6 +54,8 @@ def test_rows_are_typed_and_tolerate_nulls(tmp_path: Path) -> None:
         ('{"prompt": "p", "scores": {}}', "'scores' must be a non-empty object"),
         ('{"prompt": "p", "scores": {"x": "high"}}', "score of 'x' must be a finite number"),
         ('{"prompt": "p", "scores": {"x": 1}, "cost": {"x": true}}', "cost of 'x' must be a finite number"),
+        ('{"prompt": "p", "scores": {"x": 5}}', "score of 'x' must be between 0 and 1 \\(a quality\\), got 5"),
+        ('{"prompt": "p", "scores": {"x": -0.5}}', "score of 'x' must be between 0 and 1 \\(a quality\\), got -0.5"),
         ('{"prompt": "p", "scores": {"x": 1}, "cost": [1]}', "'cost' must be an object"),
     ],
 )

@@ -7,7 +7,7 @@ Format (see ``data/routing/README.md`` of the shared data set)::
      "cost":   {"<model>": USD or null, ...},  # cost of that answer, where known
      "tokens": {...}, "meta": {...}}
 
-Only ``prompt`` and ``scores`` are required; ``cost`` may be missing or hold nulls.
+Only ``prompt`` and ``scores`` are required; ``cost`` may be missing or hold nulls. Scores lie in 0..1.
 """
 
 from __future__ import annotations
@@ -84,6 +84,9 @@ def _row(obj: Any, where: str, default_dataset: str) -> RoutingRow:
     scores: dict[str, float] = {}
     for model, value in raw_scores.items():
         number = _number(value, f"score of {model!r}", where, nullable=True)
+        if number is not None and not 0.0 <= number <= 1.0:
+            raise DataError(f"{where}: score of {model!r} must be between 0 and 1 (a quality), got {number:g}; "
+                            "rescale scores of another range (switchpoint export --score-range does)")
         if number is not None:  # a null score means "not evaluated": the model is absent for this prompt
             scores[model] = number
     raw_cost = obj.get("cost") or {}
