@@ -6,7 +6,14 @@ Mixtral-8x7B by the variant's two-model score and compute APGR. The mean over th
 selection criterion of scripts/routing/RESEARCH.md. ``--report-eval`` also trains on all training files
 and prints APGR on routellm_mmlu / routellm_gsm8k (reported, never used to choose).
 
+``--aiq`` instead scores the many-model setting on the same folds: AIQ of the λ sweep over RouterBench's 11
+models with their real costs on the held-out task (``many_model_report``, as ``switchpoint eval --models all``),
+next to the zero router and the oracle, with bootstrap intervals, per task, their mean, and the three held-out
+tasks' predictions pooled (one report over all RouterBench rows); the score prefix only picks the trainer
+(``base`` = ``logit``: the same mf predictor, its q̂ are used).
+
     nice -n 15 python3 scripts/routing/logo.py --variant base --variant logit [--report-eval]
+    nice -n 15 python3 scripts/routing/logo.py --aiq --variant base --variant base:length_prior=0
 
 Scores (``--variant``): ``base`` (q̂_s − q̂_w, the shipped score), ``logit`` (logit q̂_s − logit q̂_w),
 ``pair`` (a pairwise win model, ``train_pairwise``: its logit difference);
@@ -25,7 +32,10 @@ from typing import Any
 
 import common
 
+from switchpoint.routing.evaluation.data import load_rows, models_in, rows_with
 from switchpoint.routing.evaluation.metrics import apgr
+from switchpoint.routing.evaluation.report import ManyModelReport, many_model_report
+from switchpoint.routing.evaluation.routers import PredictorRouter
 from switchpoint.routing.learned.features import PromptFeatures, PromptFeaturizer
 from switchpoint.routing.learned.predictors import FactorPredictor
 from switchpoint.routing.learned.train import TrainOptions, train
@@ -97,18 +107,25 @@ def fit(
     return predictor
 
 
+def without_task(
+    data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]], task: str
+) -> list[tuple[dict[str, Any], PromptFeatures]]:
+    """All training files minus the RouterBench rows of ``task``."""
+    return [
+        p
+        for name in common.TRAIN_FILES
+        for p in data[name]
+        if (p[0].get("meta") or {}).get("eval_name") != task or name != "routerbench_train"
+    ]
+
+
 def logo(
     variant: str, data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]], featurizer: PromptFeaturizer
 ) -> list[float]:
     _, score, options = parse_variant(variant)
     results = []
     for task in TASKS:
-        train_pairs = [
-            p
-            for name in common.TRAIN_FILES
-            for p in data[name]
-            if (p[0].get("meta") or {}).get("eval_name") != task or name != "routerbench_train"
-        ]
+        train_pairs = without_task(data, task)
         held = [
             p
             for p in data["routerbench_train"]
@@ -120,6 +137,54 @@ def logo(
         s = scores(predictor, [f for _, f in held], score, RB_STRONG, RB_WEAK)
         results.append(apgr(s, [r["scores"][RB_STRONG] for r, _ in held], [r["scores"][RB_WEAK] for r, _ in held]))
     return results
+
+
+def logo_aiq(
+    variant: str,
+    data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]],
+    featurizer: PromptFeaturizer,
+    resamples: int,
+) -> list[ManyModelReport]:
+    """Per held-out RouterBench task: the many-model report (AIQ, zero router, oracle) of the variant's q̂."""
+    _, score, options = parse_variant(variant)
+    if score == "pair":
+        raise SystemExit("--aiq needs absolute q̂: the pairwise model's are meaningless")
+    rows = load_rows(common.ROUTING / "routerbench_train.jsonl")
+    models = [m for m in models_in(rows) if any(r.cost.get(m) is not None for r in rows)]  # as --models all
+    reports, pooled_rows, pooled_q = [], [], []
+    for task in TASKS:
+        held = rows_with([r for r in rows if r.meta.get("eval_name") == task], models, need_cost=True)
+        router = PredictorRouter(fit(score, without_task(data, task), featurizer, options), variant)
+        q = router.qualities(held, models)
+        reports.append(many_model_report(held, models, q, router_name=variant, data=task, resamples=resamples))
+        pooled_rows += held
+        pooled_q += q
+    # all three held-out tasks' predictions together: here the zero router no longer knows each task's levels
+    reports.append(
+        many_model_report(pooled_rows, models, pooled_q, router_name=variant, data="pooled", resamples=resamples)
+    )
+    return reports
+
+
+def print_aiq(variant: str, reports: Sequence[ManyModelReport]) -> None:
+    def ci(value: float, interval: Any) -> str:
+        return f"{value:.3f}" + ("" if interval is None else f" [{interval.low:.3f}, {interval.high:.3f}]")
+
+    print(f"{variant}: AIQ over {len(reports[0].models)} models, held-out RouterBench task")
+    print(f"{'task':14s} {'n':>5s} {'router':>21s} {'zero router':>21s} {'oracle':>7s} {'router - zero':>25s}")
+    for r in reports:  # the three tasks, then the pooled report
+        assert r.router is not None
+        zero, diff = r.baselines["zero_router"], r.vs_zero_router()
+        d = f"{diff['diff']:+.3f}" + ("" if diff["ci"] is None else " [{:+.3f}, {:+.3f}]".format(*diff["ci"]))
+        print(
+            f"{r.data:14s} {r.prompts:5d} {ci(r.router.aiq, r.router.aiq_ci):>21s} {ci(zero.aiq, zero.aiq_ci):>21s} "
+            f"{r.baselines['oracle'].aiq:7.3f} {d:>25s}"
+        )
+    routers = [r.router.aiq for r in reports[:-1] if r.router is not None]
+    zeros = [r.baselines["zero_router"].aiq for r in reports[:-1]]
+    oracles = [r.baselines["oracle"].aiq for r in reports[:-1]]
+    mean = [sum(v) / len(v) for v in (routers, zeros, oracles)]
+    print(f"{'mean of tasks':20s} {mean[0]:21.3f} {mean[1]:21.3f} {mean[2]:7.3f} {mean[0] - mean[1]:+25.3f}")
 
 
 def report_eval(
@@ -140,10 +205,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", action="append", required=True)
     parser.add_argument("--report-eval", action="store_true")
+    parser.add_argument("--aiq", action="store_true", help="many-model AIQ on the held-out task instead of APGR")
+    parser.add_argument("--bootstrap", type=int, default=200, help="resamples for the --aiq intervals")
     args = parser.parse_args(argv)
     featurizer = PromptFeaturizer.load()
     data = load(featurizer)
     for variant in args.variant:
+        if args.aiq:
+            print_aiq(variant, logo_aiq(variant, data, featurizer, args.bootstrap))
+            continue
         folds = logo(variant, data, featurizer)
         line = f"{variant:40s} LOGO " + " / ".join(f"{v:.3f}" for v in folds) + f" ({sum(folds) / 3:.3f})"
         if args.report_eval:
