@@ -315,3 +315,47 @@ def test_eval_two_models_of_equal_mean_quality_is_a_usage_error(tmp_path: Path,
     path = _rows(tmp_path / "equal.jsonl", rows)
     assert main(["eval", str(path), "--router", "length", "--bootstrap", "0"]) == 2
     assert "have the same mean quality (0.5000) on these 8 rows" in capsys.readouterr().err
+
+
+def test_calibrate_levels_from_sparse_rows_then_eval_with_them(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # logged-style rows: one rated model each; on this workload gpt-4 fails and mistral-7b succeeds
+    rows = [{"id": str(i), "prompt": f"Write a function number {i}",
+             "scores": {"gpt-4": 0.0} if i % 2 else {"mistral-7b-chat": 1.0},
+             "cost": {"gpt-4": 0.01} if i % 2 else {"mistral-7b-chat": 0.0002}} for i in range(80)]  # fmt: skip
+    logged = _rows(tmp_path / "logged.jsonl", rows)
+    levels = tmp_path / "levels.json"
+    assert main(["calibrate", str(logged), "--levels", "--out", str(levels), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = _json_last_line(captured.out)
+    fitted = report["levels"]
+    assert isinstance(fitted, dict) and fitted["gpt-4"] < -1.0 < 1.0 < fitted["mistral-7b-chat"]
+    assert "rated" in captured.out and "in a config: candidates:" in captured.out
+    assert json.loads(levels.read_text())["levels"] == fitted
+
+    both = [{"id": str(i), "prompt": f"Write a function number {i}", "scores": {"gpt-4": 0.0, "mistral-7b-chat": 1.0},
+             "cost": {"gpt-4": 0.01, "mistral-7b-chat": 0.0002}} for i in range(10)]  # fmt: skip
+    test = _rows(tmp_path / "test.jsonl", both + [{**both[0], "id": "x", "scores": {"gpt-4": 1.0,
+                                                                                    "mistral-7b-chat": 0.0}}])
+    thresholds = []
+    for extra in ([], ["--levels-file", str(levels)]):
+        assert main(["calibrate", str(test), "--strong", "gpt-4", "--weak", "mistral-7b-chat", "--strong-share",
+                     "0.5", "--json", *extra]) == 0  # fmt: skip
+        thresholds.append(_json_last_line(capsys.readouterr().out)["objective"]["threshold"])  # type: ignore[index]
+    # the score is q(gpt-4) - q(mistral): with the levels, gpt-4 is predicted far worse on this workload
+    assert thresholds[1] < -0.3 and thresholds[1] < thresholds[0] - 0.3
+
+
+def test_levels_usage_errors(tmp_path: Path, pair_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"levels": {"org/big-model": "high"}}')
+    assert main(["eval", str(pair_file), "--router", "default", "--levels-file", str(bad), "--bootstrap", "0"]) == 2
+    assert "the level of 'org/big-model' must be a number" in capsys.readouterr().err
+    assert main(["eval", str(pair_file), "--levels-file", str(tmp_path / "none.json")]) == 2
+    assert "--levels-file: cannot read" in capsys.readouterr().err
+    good = tmp_path / "good.json"
+    good.write_text('{"org/big-model": 0.5}')
+    assert main(["eval", str(pair_file), "--router", "length", "--levels-file", str(good), "--bootstrap", "0"]) == 2
+    assert "applies to a learned router" in capsys.readouterr().err
+    assert main(["calibrate", str(pair_file), "--levels", "--levels-file", str(good)]) == 2
+    assert "leave out --levels-file" in capsys.readouterr().err

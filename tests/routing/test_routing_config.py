@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,26 @@ def test_learned_policy_from_config_with_calibrated_strong_share(tmp_path: Path,
     weak = next(c for c in easy.candidates if c.group == "weak")
     assert easy_features is not None
     assert weak.cost == pytest.approx((easy_features.prompt_tokens * 0.2 + 256 * 0.2) / 1e6)  # cheapest deployment
+
+
+def test_learned_candidate_levels_shift_the_calibration_and_the_decisions(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    predictor = FakePredictor({"gpt-4o": 0.9, "mixtral": 0.5}, bonus={"mixtral": 0.35})
+    monkeypatch.setattr(build_module, "learned_api", lambda: fake_learned_api(predictor))
+    prompts = tmp_path / "calibration.jsonl"
+    prompts.write_bytes(b"\n".join(orjson.dumps({"prompt": f"hello {i}"}) for i in range(4)))
+    data = learned_config(tmp_path, {"strong_share": 0.5}, calibration=str(prompts))
+    data["routers"]["auto"]["policies"][0]["candidates"]["strong"]["level"] = -1.0
+    gateway = build_gateway(parse_config(data, {}))
+    asyncio.run(gateway.start())
+    gateway.routing.close()
+    policy = gateway.routing.routers["auto"].policies[0]
+    # every calibration gap is q(strong) - q(weak) with the strong level applied: sigmoid(logit(0.9) - 1) - 0.5
+    assert policy.objective["threshold"] == pytest.approx(1 / (1 + math.exp(-(math.log(9) - 1))) - 0.5, abs=1e-6)
+    for level in ("inf", 25, "high"):
+        data["routers"]["auto"]["policies"][0]["candidates"]["strong"]["level"] = level
+        with pytest.raises(ConfigError, match="level"):
+            parse_config(data, {})
 
 
 def test_learned_policy_reports_when_the_learned_package_is_missing(tmp_path: Path,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +205,16 @@ def test_learned_threshold_strong_first() -> None:
     policy = learned({"threshold": 0.2})
     assert (d := policy.route(ctx("hi", features()))) is not None and d.group == "strong"  # gap 0.3
     assert (d := policy.route(ctx("a proof", features()))) is not None and d.group == "medium"  # gap 0.0
+
+
+def test_learned_level_shifts_a_candidates_predicted_quality() -> None:
+    policy = learned({"quality_floor": 0.55})
+    policy.candidates = (policy.candidates[0], dataclasses.replace(policy.candidates[1], level=-1.0),
+                         policy.candidates[2])  # fmt: skip
+    decision = policy.route(ctx("hi", features(tokens=2000)))
+    assert decision is not None and decision.group == "strong"  # mixtral 0.6 -> sigmoid(logit(0.6) - 1) = 0.356
+    medium = next(c for c in decision.candidates if c.group == "medium")
+    assert medium.quality == pytest.approx(1 / (1 + math.exp(-(math.log(0.6 / 0.4) - 1.0))))
 
 
 def test_learned_without_predictor_has_no_opinion() -> None:

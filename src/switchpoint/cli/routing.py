@@ -52,6 +52,11 @@ def add_parsers(commands: Any) -> None:
     target = calibrate.add_mutually_exclusive_group(required=True)
     target.add_argument("--strong-share", type=float, metavar="X", help="share of calls to the strong model, 0..1")
     target.add_argument("--cost-per-1k", type=float, metavar="USD", help="mean cost per 1000 requests, USD")
+    target.add_argument(
+        "--levels", action="store_true",
+        help="fit each model's level on this workload (a logit shift of its predicted quality) from the rows' "
+        "scores, e.g. rows exported from the request log; rows may score one model each",
+    )
     calibrate.add_argument("--out", metavar="FILE", help="also write the result (JSON) to FILE")
     calibrate.add_argument("--json", action="store_true", help="end with one JSON object on the last stdout line")
 
@@ -68,6 +73,10 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strong", metavar="MODEL", help="strong model (two-model mode; with --weak)")
     parser.add_argument("--weak", metavar="MODEL", help="weak model (two-model mode; with --strong)")
     parser.add_argument("--models", metavar="M1,M2,...|all", help="candidate models; 3+ with costs give AIQ")
+    parser.add_argument(
+        "--levels-file", dest="levels_file", metavar="FILE.json",
+        help="apply per-model levels (logit shifts) written by 'calibrate --levels --out FILE.json'",
+    )
     parser.add_argument(
         "--profile", action="append", default=[], metavar="MODEL=KNOWN|tier:T",
         help="rank a model of the data as a model the router knows, or as a tier (frontier, large, medium, small); "
@@ -118,7 +127,7 @@ def _train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------------- shared
 
 
-def _named_models(args: argparse.Namespace, known: list[str]) -> tuple[list[str], bool]:
+def _named_models(args: argparse.Namespace, known: list[str], *, least: int = 2) -> tuple[list[str], bool]:
     """The models the arguments name (resolved against the data), and whether they are an explicit strong/weak."""
     from switchpoint.routing.evaluation.data import resolve_model
 
@@ -136,7 +145,7 @@ def _named_models(args: argparse.Namespace, known: list[str]) -> tuple[list[str]
     else:
         names = [name.strip() for name in args.models.split(",") if name.strip()]
         models = list(dict.fromkeys(resolve_model(name, known) for name in names))
-    if len(models) < 2:
+    if len(models) < least:
         raise _Usage(f"need at least two models; the data has {', '.join(known)}")
     return models, False
 
@@ -151,6 +160,30 @@ def _profiles(items: Sequence[str], models: Sequence[str]) -> dict[str, str]:
         if not sep or not model.strip() or not profile.strip():
             raise _Usage(f"--profile must be MODEL=KNOWN_MODEL or MODEL=tier:TIER, not {item!r}")
         out[resolve_model(model.strip(), list(models))] = profile.strip()
+    return out
+
+
+def _levels_file(path: str, models: Sequence[str]) -> dict[str, float]:
+    """Per-model logit shifts from a ``calibrate --levels --out`` file (or a plain ``{model: shift}`` object)."""
+    from switchpoint.routing.evaluation.data import resolve_model
+
+    try:
+        data = orjson.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise _Usage(f"--levels-file: cannot read {path}: {exc.strerror or exc}") from None
+    except orjson.JSONDecodeError as exc:
+        raise _Usage(f"--levels-file: {path} is not JSON ({exc})") from None
+    levels = data.get("levels", data) if isinstance(data, dict) else None
+    if not isinstance(levels, dict):
+        raise _Usage(f"--levels-file: {path} holds no levels object ({{model: shift}})")
+    out: dict[str, float] = {}
+    for model, shift in levels.items():
+        if isinstance(shift, bool) or not isinstance(shift, int | float) or not math.isfinite(shift):
+            raise _Usage(f"--levels-file: the level of {model!r} must be a number, not {shift!r}")
+        try:
+            out[resolve_model(str(model), list(models))] = float(shift)
+        except KeyError:
+            _progress(f"--levels-file: {model!r} is not among the models compared here; its level is not used")
     return out
 
 
@@ -171,26 +204,30 @@ def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str
 class _Setup:
     """Rows, the models to compare and how to get the router's predictions, from the common arguments."""
 
-    def __init__(self, args: argparse.Namespace, *, folds: int | None = None) -> None:
+    def __init__(self, args: argparse.Namespace, *, folds: int | None = None, sparse: bool = False) -> None:
         from switchpoint.routing.evaluation.data import load_rows, mean_score, models_in, rows_with
 
         self.data_name = ", ".join(Path(p).name for p in args.data)
         rows = load_rows(*args.data)
         if not rows:
             raise _Usage(f"{self.data_name}: no rows")
-        models, explicit_pair = _named_models(args, models_in(rows))
-        self.two_model = len(models) == 2
-        if not self.two_model:
-            models = _costed(models, rows, listed=args.models not in (None, "all"))
-            self.two_model = len(models) == 2
-        self.rows = rows_with(rows, models, need_cost=not self.two_model)
-        if not self.rows:
-            raise _Usage(f"{self.data_name}: no row has a score (and cost) for every one of {', '.join(models)}")
-        if len(self.rows) < len(rows):
-            _progress(f"using {len(self.rows)} of {len(rows)} rows: the others lack a score or cost of some model")
+        models, explicit_pair = _named_models(args, models_in(rows), least=1 if sparse else 2)
+        self.two_model = len(models) == 2 and not sparse
+        if sparse:  # every row that scores one of the models (levels are fitted per model)
+            self.rows = [row for row in rows if any(m in row.scores for m in models)]
+        else:
+            if not self.two_model:
+                models = _costed(models, rows, listed=args.models not in (None, "all"))
+                self.two_model = len(models) == 2
+            self.rows = rows_with(rows, models, need_cost=not self.two_model)
+            if not self.rows:
+                raise _Usage(f"{self.data_name}: no row has a score (and cost) for every one of {', '.join(models)}")
+            if len(self.rows) < len(rows):
+                _progress(f"using {len(self.rows)} of {len(rows)} rows: the others lack a score or cost of some model")
         if self.two_model and not explicit_pair:
             models = sorted(models, key=lambda m: mean_score(self.rows, m), reverse=True)
         self.models = models
+        self.levels = _levels_file(args.levels_file, models) if args.levels_file else {}
         self.train_rows = load_rows(*args.train) if args.train else []
         self.folds = folds
         self.router_ref: str = args.router
@@ -273,7 +310,10 @@ class _Setup:
         def predict(router: EvalRouter, rows: Sequence[Any]) -> Sequence[Any]:
             if isinstance(router, PredictorRouter):
                 router.profiles.update(self.profiles)
+                router.levels.update(self.levels)
                 router.note = _progress
+            elif self.levels:
+                raise _Usage("--levels-file applies to a learned router, not to the length router")
             if what == "scores":
                 return router.two_model_scores(rows, self.strong, self.weak)
             return router.qualities(rows, self.models)
@@ -365,15 +405,23 @@ def _check_plot_target(path: str) -> None:
 # ---------------------------------------------------------------------------------------------------- calibrate
 
 
-def _calibrate(args: argparse.Namespace) -> int:
-    from switchpoint.routing.evaluation.calibration import lambda_for_cost, threshold_for_cost, threshold_for_share
-
+def _check_calibrate(args: argparse.Namespace) -> None:
     if args.strong_share is not None and not 0.0 <= args.strong_share <= 1.0:
         raise _Usage("--strong-share must be within 0..1")
     if args.cost_per_1k is not None and not (math.isfinite(args.cost_per_1k) and args.cost_per_1k > 0):
         raise _Usage("--cost-per-1k must be a positive number of USD")
     if args.router == "none":
         raise _Usage("calibrate needs a router")
+    if args.levels and args.levels_file:
+        raise _Usage("--levels fits levels afresh: leave out --levels-file")
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from switchpoint.routing.evaluation.calibration import lambda_for_cost, threshold_for_cost, threshold_for_share
+
+    _check_calibrate(args)
+    if args.levels:
+        return _calibrate_levels(args)
     setup = _Setup(args)
     rows = setup.rows
     try:
@@ -419,6 +467,43 @@ def _calibrate(args: argparse.Namespace) -> int:
         lines.append(f"  cost ${result.cost_per_1k:.4f} per 1k requests")
     lines.append(f"  mean quality {result.quality:.4f}")
     print("\n".join(lines))
+    if args.out:
+        try:
+            Path(args.out).write_bytes(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+        except OSError as exc:
+            raise _Usage(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        _progress(f"wrote {args.out}")
+    if args.json:
+        _last_line_json(out)
+    return 0
+
+
+def _calibrate_levels(args: argparse.Namespace) -> int:
+    """``calibrate --levels``: each model's logit shift on this workload, from the rows' scores."""
+    from switchpoint.routing.levels import fit_level
+
+    setup = _Setup(args, sparse=True)
+    qualities = setup.predictions("qualities")
+    assert qualities is not None
+    fits = {}
+    for model in setup.models:
+        pairs = [(q[model], row.scores[model]) for q, row in zip(qualities, setup.rows, strict=True)
+                 if model in row.scores]  # fmt: skip
+        if pairs:
+            fits[model] = fit_level([p for p, _ in pairs], [y for _, y in pairs])
+    name = setup.router_name()
+    lines = [f"{name} on {setup.data_name}: levels (logit shifts) from {len(setup.rows)} rated prompts",
+             f"  {'model':<40} {'rated':>6} {'observed':>9} {'predicted':>10} {'calibrated':>11} {'level':>8}"]
+    for model, fit in fits.items():
+        lines.append(f"  {model:<40} {fit.n:>6} {fit.observed:>9.4f} {fit.predicted:>10.4f} {fit.calibrated:>11.4f} "
+                     f"{fit.shift:>+8.3f}")
+    if any(fit.n < 30 for fit in fits.values()):
+        lines.append("  (fewer than 30 rated answers: the level stays near 0 until more arrive)")
+    lines.append("  in a config: candidates: {GROUP: {profile: ..., level: <level>}}")
+    print("\n".join(lines))
+    out = {"router": name, "data": setup.data_name, "prompts": len(setup.rows),
+           "levels": {m: round(f.shift, 6) for m, f in fits.items()},
+           "fits": {m: f.to_dict() for m, f in fits.items()}}  # fmt: skip
     if args.out:
         try:
             Path(args.out).write_bytes(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")

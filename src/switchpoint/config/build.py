@@ -37,7 +37,13 @@ from switchpoint.errors import ConfigError
 from switchpoint.protocols import Balancer, EventSink, Provider
 from switchpoint.providers.registry import PROVIDER_KINDS, create_adapter
 from switchpoint.routing.cascade import CascadePolicy as CascadeRouting
-from switchpoint.routing.learned_policy import LearnedCandidate, LearnedPolicy, decision_rule, learned_api
+from switchpoint.routing.learned_policy import (
+    LearnedCandidate,
+    LearnedPolicy,
+    candidate_qualities,
+    decision_rule,
+    learned_api,
+)
 from switchpoint.routing.protocol import RoutingPolicy
 from switchpoint.routing.router import Gated, Router, Routing, SharedAnalysis
 from switchpoint.routing.rules import RulesPolicy, compile_rule, uses_features
@@ -197,7 +203,7 @@ def _learned_policy(
     for group_name, c in spec.candidates.items():
         group = _resolve_group(group_name, groups)
         candidates.append(LearnedCandidate(group_name, c.profile or group_name,
-                                           _cheapest(group) if group else Price(), c.latency))
+                                           _cheapest(group) if group else Price(), c.latency, c.level))
     goal = spec.objective.values()
     objective: dict[str, float] = {}
     if goal["max_cost_per_1k"] is not None or goal["max_latency"] is not None:
@@ -237,14 +243,14 @@ def _calibrate_share(predictor: Any, policy: LearnedPolicy, path: str, share: fl
     candidate; the score is q̂(strong) − q̂(weak)."""
     import orjson
 
-    strong, weak = policy.candidates[0].profile, policy.candidates[1].profile
+    strong, weak = policy.candidates[0].group, policy.candidates[1].group
     scores = []
     with open(path, encoding="utf-8") as file:
         for line in file:
             if line.strip():
                 item = orjson.loads(line)
                 text = item.get("prompt") or item.get("text") if isinstance(item, dict) else str(item)
-                q = predictor.predict(str(text), [strong, weak])
+                q = candidate_qualities(predictor, policy.candidates, str(text))
                 scores.append(q[strong] - q[weak])
     return float(calibrate.calibrate_threshold(scores, share))
 

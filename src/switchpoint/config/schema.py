@@ -290,6 +290,9 @@ class SemanticRouteConfig(StrictModel):
 class LearnedCandidateConfig(StrictModel):
     profile: str | None = Field(default=None, description="model name known to the predictor (default: the group)")
     latency: float | None = Field(default=None, gt=0, description="expected latency, seconds (for max_latency)")
+    level: float = Field(default=0.0, ge=-20, le=20, allow_inf_nan=False,
+                         description="logit shift of the predicted quality on this workload "
+                                     "(switchpoint calibrate --levels fits it from rated answers)")
 
 
 class ObjectiveConfig(StrictModel):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from switchpoint.routing.decision import Candidate, RouteDecision
+from switchpoint.routing.levels import shifted
 from switchpoint.routing.protocol import RouteContext
 from switchpoint.types import Price
 
@@ -76,6 +77,13 @@ class LearnedCandidate:
     profile: str
     price: Price
     latency: float | None = None
+    level: float = 0.0  # logit shift of q̂ for this workload (routing/learned/levels.py)
+
+
+def candidate_qualities(predictor: Predictor, candidates: Sequence[LearnedCandidate], text: str) -> dict[str, float]:
+    """q̂ of each candidate, by group, with its ``level`` applied."""
+    predicted = predictor.predict(text, [c.profile for c in candidates])
+    return {c.group: shifted(float(predicted[c.profile]), c.level) for c in candidates}
 
 
 def estimate_cost(price: Price, prompt_tokens: int, output_tokens: int) -> float:
@@ -153,16 +161,15 @@ class LearnedPolicy:
         self.objective = dict(objective)
         self.predictor = predictor
         self.output_tokens = output_tokens
-        self._profiles = [c.profile for c in self.candidates]
 
     def route(self, ctx: RouteContext) -> RouteDecision | None:
         if self.predictor is None:
             return None
-        qualities = self.predictor.predict(ctx.text, self._profiles)
+        qualities = candidate_qualities(self.predictor, self.candidates, ctx.text)
         prompt_tokens = ctx.features.prompt_tokens if ctx.features is not None else 0
         output = expected_output_tokens(ctx.request.body, self.output_tokens)
         estimates = [
-            Estimate(c.group, float(qualities[c.profile]), estimate_cost(c.price, prompt_tokens, output), c.latency)
+            Estimate(c.group, qualities[c.group], estimate_cost(c.price, prompt_tokens, output), c.latency)
             for c in self.candidates
         ]
         choice = self.rule(estimates)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from switchpoint.routing.evaluation.baselines import length_scores
 from switchpoint.routing.evaluation.data import RoutingRow
+from switchpoint.routing.levels import shifted
 
 if TYPE_CHECKING:
     from switchpoint.routing.learned.predictors import QualityPredictor
@@ -89,6 +90,7 @@ class PredictorRouter:
         self.predictor = predictor
         self.name = name
         self.profiles = dict(profiles or {})
+        self.levels: dict[str, float] = {}  # data model -> logit shift (routing/levels.py)
         self.note = note
         self._names: dict[tuple[str, ...], dict[str, str]] = {}
 
@@ -151,7 +153,8 @@ class PredictorRouter:
         except KeyError as exc:
             message = exc.args[0] if exc.args else str(exc)
             raise EvaluationError(f"router {self.name}: {message}") from None
-        return [{m: q[names[m]] for m in models} for q in predicted]
+        levels = self.levels
+        return [{m: shifted(q[names[m]], levels.get(m, 0.0)) for m in models} for q in predicted]
 
     def two_model_scores(self, rows: Sequence[RoutingRow], strong: str, weak: str) -> list[float]:
         return [q[strong] - q[weak] for q in self.qualities(rows, [strong, weak])]
