@@ -467,6 +467,11 @@ def _calibrate(args: argparse.Namespace) -> int:
         lines.append(f"  cost ${result.cost_per_1k:.4f} per 1k requests")
     lines.append(f"  mean quality {result.quality:.4f}")
     print("\n".join(lines))
+    return _finish(args, out)
+
+
+def _finish(args: argparse.Namespace, out: dict[str, Any]) -> int:
+    """Write ``out`` to ``--out`` (JSON) and, with ``--json``, as the last stdout line."""
     if args.out:
         try:
             Path(args.out).write_bytes(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
@@ -504,12 +509,4 @@ def _calibrate_levels(args: argparse.Namespace) -> int:
     out = {"router": name, "data": setup.data_name, "prompts": len(setup.rows),
            "levels": {m: round(f.shift, 6) for m, f in fits.items()},
            "fits": {m: f.to_dict() for m, f in fits.items()}}  # fmt: skip
-    if args.out:
-        try:
-            Path(args.out).write_bytes(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
-        except OSError as exc:
-            raise _Usage(f"cannot write {args.out}: {exc.strerror or exc}") from None
-        _progress(f"wrote {args.out}")
-    if args.json:
-        _last_line_json(out)
-    return 0
+    return _finish(args, out)
