@@ -42,7 +42,11 @@ class ServedGateway:
         return f"http://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()  # the server's loop, to run coroutines on from the test
+        await self.server.serve()
 
     def __enter__(self) -> ServedGateway:
         self._thread.start()

@@ -564,7 +564,7 @@ class Gateway:
             await self._checks.aclose()
         for adapter in {id(a): a for a in self._adapters.values()}.values():
             await adapter.aclose()
-        self.routing.close()
+        await self.routing.aclose()
         await self.sink.aclose()
 
     # -- embeddings -------------------------------------------------------------------------

@@ -208,13 +208,21 @@ def test_learned_threshold_strong_first() -> None:
 
 
 def test_learned_level_shifts_a_candidates_predicted_quality() -> None:
-    policy = learned({"quality_floor": 0.55})
-    policy.candidates = (policy.candidates[0], dataclasses.replace(policy.candidates[1], level=-1.0),
-                         policy.candidates[2])  # fmt: skip
+    base = learned({"quality_floor": 0.55})
+    candidates = [base.candidates[0], dataclasses.replace(base.candidates[1], level=-1.0), base.candidates[2]]
+    policy = LearnedPolicy("learned", candidates, base.rule, objective=base.objective, predictor=base.predictor,
+                           output_tokens=100)  # fmt: skip
+    assert policy.levels == {"strong": 0.0, "medium": -1.0, "weak": 0.0}
     decision = policy.route(ctx("hi", features(tokens=2000)))
     assert decision is not None and decision.group == "strong"  # mixtral 0.6 -> sigmoid(logit(0.6) - 1) = 0.356
     medium = next(c for c in decision.candidates if c.group == "medium")
-    assert medium.quality == pytest.approx(1 / (1 + math.exp(-(math.log(0.6 / 0.4) - 1.0))))
+    assert medium.quality == pytest.approx(1 / (1 + math.exp(-(math.log(0.6 / 0.4) - 1.0))), abs=1e-4)
+    assert decision.detail["levels"] == {"strong": 0.0, "medium": -1.0, "weak": 0.0}
+    base.set_levels({"medium": -1.0, "unknown": 3.0}, {"from": "test"})  # unknown groups are ignored
+    assert base.levels == policy.levels and base.levels_source == {"from": "test"}
+    again = base.route(ctx("hi", features(tokens=2000)))
+    assert again is not None and again.group == "strong"
+    assert "levels" not in learned({"quality_floor": 0.55}).route(ctx("hi", features())).detail  # type: ignore[union-attr]
 
 
 def test_learned_without_predictor_has_no_opinion() -> None:

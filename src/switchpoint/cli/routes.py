@@ -10,6 +10,7 @@ paste into the config. It changes no file.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     routing = gateway.routing
     if args.routes_command == "show":
+        _refit(routing)
         described = routing.describe()
         if args.json:
             print(orjson.dumps(described).decode())
@@ -57,11 +59,36 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {policy['kind']} {policy['name']}{shadow}")
                     for route, threshold in (policy.get("thresholds") or {}).items():
                         print(f"    {route}: threshold {threshold:.3f}")
+                    if policy.get("levels"):
+                        source = policy.get("levels_source") or {}
+                        ratings = source.get("ratings") or {}
+                        print(f"    levels (from {source.get('from', 'config')}): " + ", ".join(
+                            f"{g} {v:+.3f}" + (f" ({ratings[g]} ratings)" if g in ratings else "")
+                            for g, v in policy["levels"].items()))
         return 0
     if args.routes_command == "fit":
         return _fit(args, routing)
     print("usage: switchpoint routes {show,fit} ...", file=sys.stderr)
     return 2
+
+
+def _refit(routing: Any) -> None:
+    """Fit adapting policies' levels from the log now, as the gateway would at start (a log that cannot be
+    read leaves the configured levels, with a note on stderr)."""
+    adapter = routing.adapter
+    if adapter is None:
+        return
+
+    async def once() -> None:
+        try:
+            await adapter.refresh()
+        finally:
+            await adapter.aclose()
+
+    try:
+        asyncio.run(once())
+    except Exception as exc:  # shown, not fatal: the configured levels are shown instead
+        print(f"switchpoint: levels not refitted from the log ({exc}); showing the configured ones", file=sys.stderr)
 
 
 def _fit(args: argparse.Namespace, routing: Any) -> int:

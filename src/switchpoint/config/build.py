@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from switchpoint.analysis import AnalysisConfig, Artifacts
+from switchpoint.analytics.readers import open_reader
 from switchpoint.balancing.checks import ActiveHealthChecker, CheckSettings
 from switchpoint.balancing.health import HealthPolicy, HealthTracker
 from switchpoint.balancing.policy import CascadePolicy, Fallbacks, GroupPolicy, HedgePolicy, Verifier
@@ -36,6 +37,7 @@ from switchpoint.engine import Gateway
 from switchpoint.errors import ConfigError
 from switchpoint.protocols import Balancer, EventSink, Provider
 from switchpoint.providers.registry import PROVIDER_KINDS, create_adapter
+from switchpoint.routing.adapt import AdaptOptions, AdaptTarget, LevelAdapter
 from switchpoint.routing.cascade import CascadePolicy as CascadeRouting
 from switchpoint.routing.learned_policy import (
     LearnedCandidate,
@@ -111,9 +113,34 @@ def build_routing(config: GatewayConfig, groups: list[ModelGroup]) -> Routing:
     analysis = SharedAnalysis(AnalysisConfig.from_mapping(config.analysis))
     problems: list[str] = []
     routers = [_router(name, rc, config, groups, analysis, problems) for name, rc in config.routers.items()]
+    adapter = _level_adapter(config, routers, problems)
     if problems:
         raise ConfigError("\n".join(problems), problems)
-    return Routing(routers, analysis)
+    return Routing(routers, analysis, adapter=adapter)
+
+
+def _level_adapter(config: GatewayConfig, routers: list[Router], problems: list[str]) -> LevelAdapter | None:
+    """The background refit of the learned policies that ``adapt`` their levels from logged feedback."""
+    targets = []
+    for router, (name, rc) in zip(routers, config.routers.items(), strict=True):
+        for i, spec in enumerate(rc.shadow):
+            if spec.adapt is not None:
+                problems.append(f"routers.{name}.shadow[{i}]: adapt needs a policy that serves (feedback rates the "
+                                "answer the client got), not a shadow one")
+        for i, (spec, policy) in enumerate(zip(rc.policies, router.policies, strict=True)):
+            inner = getattr(policy, "policy", policy)
+            if spec.adapt is None or not isinstance(inner, LearnedPolicy):
+                continue
+            if config.logs.url is None:
+                problems.append(f"routers.{name}.policies[{i}]: adapt reads feedback from the request log: "
+                                "set logs.url")
+                continue
+            a = spec.adapt
+            targets.append(AdaptTarget(name, inner, AdaptOptions(a.window_days, a.refresh_s, a.max_requests, a.prior)))
+    if not targets or config.logs.url is None:
+        return None
+    url, schema = config.logs.url, config.logs.pg_schema
+    return LevelAdapter(lambda: open_reader(url, schema=schema), targets)
 
 
 def _resolve_group(name: str, groups: list[ModelGroup]) -> ModelGroup | None:

@@ -318,10 +318,21 @@ class ObjectiveConfig(StrictModel):
                 "lambda": self.lambda_, "max_cost_per_1k": self.max_cost_per_1k, "max_latency": self.max_latency}
 
 
+class AdaptConfig(StrictModel):
+    """A learned policy's levels refitted from the feedback in the request log (docs/routing.md, "Levels")."""
+
+    window_days: float = Field(default=30.0, gt=0, le=3650, description="use ratings of this many days")
+    refresh_s: float = Field(default=600.0, ge=5, description="refit every so many seconds")
+    max_requests: int = Field(default=50_000, gt=0, le=10_000_000, description="the newest rated requests read")
+    prior: float = Field(default=2.0, ge=0, le=1000, allow_inf_nan=False,
+                         description="weight of the configured level (about 5 ratings per unit)")
+
+
 _POLICY_FIELDS: dict[str, tuple[set[str], set[str]]] = {  # kind -> (required, allowed)
     "rules": ({"rules"}, {"rules"}),
     "semantic": ({"routes"}, {"routes", "threshold"}),
-    "learned": ({"candidates", "objective"}, {"candidates", "objective", "artifact", "calibration", "output_tokens"}),
+    "learned": ({"candidates", "objective"},
+                {"candidates", "objective", "artifact", "calibration", "output_tokens", "adapt"}),
     "cascade": ({"start"}, {"start"}),
 }
 
@@ -343,16 +354,25 @@ class PolicyConfig(StrictModel):
     objective: ObjectiveConfig | None = None
     calibration: str | None = Field(default=None, description="JSONL of prompts to calibrate strong_share on")
     output_tokens: int | None = Field(default=None, gt=0, description="expected output when max_tokens is not given")
+    adapt: AdaptConfig | None = Field(default=None, description="refit the candidates' levels from logged feedback")
     # cascade
     start: str | None = Field(default=None, description="the model group where the cascade chain starts")
 
     _condition = field_validator("when")(_check_condition)
 
+    @field_validator("adapt", mode="before")
+    @classmethod
+    def _adapt_flag(cls, value: Any) -> Any:
+        """``adapt: true`` is ``adapt: {}`` (the defaults); ``adapt: false`` is off."""
+        if value is True:
+            return {}
+        return None if value is False else value
+
     @model_validator(mode="after")
     def _fields_for_kind(self) -> PolicyConfig:
         required, allowed = _POLICY_FIELDS[self.kind]
         given = {name for name in ("rules", "routes", "threshold", "artifact", "candidates", "objective",
-                                   "calibration", "output_tokens", "start") if getattr(self, name) is not None}
+                                   "calibration", "output_tokens", "adapt", "start") if getattr(self, name) is not None}
         missing = sorted(required - given)
         if missing:
             raise ValueError(f"a {self.kind} policy needs {', '.join(missing)}")

@@ -80,10 +80,13 @@ class LearnedCandidate:
     level: float = 0.0  # logit shift of q̂ for this workload (routing/learned/levels.py)
 
 
-def candidate_qualities(predictor: Predictor, candidates: Sequence[LearnedCandidate], text: str) -> dict[str, float]:
-    """q̂ of each candidate, by group, with its ``level`` applied."""
+def candidate_qualities(predictor: Predictor, candidates: Sequence[LearnedCandidate], text: str,
+                        levels: Mapping[str, float] | None = None) -> dict[str, float]:  # fmt: skip
+    """q̂ of each candidate, by group, with its level applied (from ``levels`` by group, else its own)."""
     predicted = predictor.predict(text, [c.profile for c in candidates])
-    return {c.group: shifted(float(predicted[c.profile]), c.level) for c in candidates}
+    if levels is None:
+        return {c.group: shifted(float(predicted[c.profile]), c.level) for c in candidates}
+    return {c.group: shifted(float(predicted[c.profile]), levels.get(c.group, c.level)) for c in candidates}
 
 
 def estimate_cost(price: Price, prompt_tokens: int, output_tokens: int) -> float:
@@ -161,11 +164,22 @@ class LearnedPolicy:
         self.objective = dict(objective)
         self.predictor = predictor
         self.output_tokens = output_tokens
+        #: Each candidate's level (logit shift), by group: its configured ``level``, replaced when a
+        #: :class:`~switchpoint.routing.adapt.LevelAdapter` fits new ones from feedback.
+        self.levels: dict[str, float] = {c.group: c.level for c in self.candidates}
+        #: How the levels were set: ``config``, or what the last fit from feedback used.
+        self.levels_source: dict[str, Any] = {"from": "config"}
+
+    def set_levels(self, levels: Mapping[str, float], source: Mapping[str, Any]) -> None:
+        """Replace the levels of the named candidates (one assignment: a decision sees old or new)."""
+        self.levels = {**self.levels, **{g: float(v) for g, v in levels.items() if g in self.levels}}
+        self.levels_source = dict(source)
 
     def route(self, ctx: RouteContext) -> RouteDecision | None:
         if self.predictor is None:
             return None
-        qualities = candidate_qualities(self.predictor, self.candidates, ctx.text)
+        levels = self.levels
+        qualities = candidate_qualities(self.predictor, self.candidates, ctx.text, levels)
         prompt_tokens = ctx.features.prompt_tokens if ctx.features is not None else 0
         output = expected_output_tokens(ctx.request.body, self.output_tokens)
         estimates = [
@@ -183,6 +197,8 @@ class LearnedPolicy:
         objective = ", ".join(f"{k}={v:g}" if isinstance(v, float | int) else f"{k}={v}"
                               for k, v in self.objective.items())
         reason = f"learned ({objective}): {won.name} q={won.quality:.2f} cost=${won.cost:.6f}"
-        detail = {"predictor": getattr(self.predictor, "kind", "?"), "objective": self.objective,
-                  "prompt_tokens": prompt_tokens, "output_tokens": output}
+        detail: dict[str, Any] = {"predictor": getattr(self.predictor, "kind", "?"), "objective": self.objective,
+                                  "prompt_tokens": prompt_tokens, "output_tokens": output}
+        if any(levels.values()):  # the shifts in the recorded qualities: what a refit takes back out
+            detail["levels"] = {g: round(v, 6) for g, v in levels.items()}
         return RouteDecision(choice.winner, self.name, self.kind, reason, candidates, detail=detail)

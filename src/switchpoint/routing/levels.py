@@ -20,10 +20,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PRIOR", "LevelFit", "fit_level", "fit_levels", "shifted"]
+__all__ = ["DEFAULT_PRIOR", "LevelFit", "fit_level", "fit_levels", "logit", "shifted"]
 
 DEFAULT_PRIOR = 2.0  # about 10 rated answers' worth of information at q ≈ 0.3..0.7
 _EPS = 1e-6
+
+
+def logit(q: float) -> float:
+    """log(q / (1 − q)), with q kept off 0 and 1."""
+    return _logit(q)
 
 
 def _logit(q: float) -> float:
@@ -58,8 +63,10 @@ class LevelFit:
                 "predicted": round(self.predicted, 6), "calibrated": round(self.calibrated, 6)}  # fmt: skip
 
 
-def fit_level(predicted: Sequence[float], observed: Sequence[float], *, prior: float = DEFAULT_PRIOR) -> LevelFit:
-    """The logit shift that best explains ``observed`` scores (0..1) given ``predicted`` qualities."""
+def fit_level(predicted: Sequence[float], observed: Sequence[float], *, prior: float = DEFAULT_PRIOR,
+              center: float = 0.0) -> LevelFit:  # fmt: skip
+    """The logit shift that best explains ``observed`` scores (0..1) given ``predicted`` qualities; the prior
+    pulls it towards ``center`` (a level set by hand, or 0)."""
     if len(predicted) != len(observed):
         raise ValueError(f"{len(predicted)} predictions for {len(observed)} observations")
     if not predicted:
@@ -70,10 +77,10 @@ def fit_level(predicted: Sequence[float], observed: Sequence[float], *, prior: f
         if not 0.0 <= y <= 1.0:
             raise ValueError(f"observed scores must lie in 0..1, got {y:g}")
     logits = [_logit(q) for q in predicted]
-    shift = 0.0
+    shift = center
     for _ in range(100):  # Newton on a concave objective: a handful of steps
         probabilities = [_sigmoid(x + shift) for x in logits]
-        gradient = math.fsum(y - p for y, p in zip(observed, probabilities, strict=True)) - prior * shift
+        gradient = math.fsum(y - p for y, p in zip(observed, probabilities, strict=True)) - prior * (shift - center)
         curvature = math.fsum(p * (1.0 - p) for p in probabilities) + prior
         if curvature <= 1e-12:  # no information and no prior (every prediction saturated)
             break

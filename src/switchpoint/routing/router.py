@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchpoint.analysis import AnalysisConfig, AnalysisPipeline, Artifacts, RequestFeatures, build_pipeline
 from switchpoint.routing.decision import Candidate, RouteDecision
@@ -17,6 +17,9 @@ from switchpoint.routing.expr import Condition
 from switchpoint.routing.learned_policy import estimate_cost, expected_output_tokens
 from switchpoint.routing.protocol import RouteContext, RoutingPolicy
 from switchpoint.types import ChatRequest, Price
+
+if TYPE_CHECKING:
+    from switchpoint.routing.adapt import LevelAdapter
 
 __all__ = ["DEFAULT_OUTPUT_TOKENS", "Gated", "Router", "Routing", "SharedAnalysis"]
 
@@ -163,9 +166,12 @@ class SharedAnalysis:
 class Routing:
     """A gateway's routers by name, and the analysis they share."""
 
-    def __init__(self, routers: Sequence[Router] = (), analysis: SharedAnalysis | None = None) -> None:
+    def __init__(self, routers: Sequence[Router] = (), analysis: SharedAnalysis | None = None, *,
+                 adapter: LevelAdapter | None = None) -> None:  # fmt: skip
         self.routers = {r.name: r for r in routers}
         self.analysis = analysis or SharedAnalysis()
+        #: Refits adapting learned policies' levels from logged feedback (``routing/adapt.py``), if any.
+        self.adapter = adapter
 
     @property
     def needs_analysis(self) -> bool:
@@ -175,6 +181,8 @@ class Routing:
         """Load the analysis (off the event loop) when a router needs it, before traffic arrives."""
         if self.needs_analysis:
             await self.analysis.load()
+        if self.adapter is not None:
+            self.adapter.start()
 
     async def decide(
         self, router: Router, request: ChatRequest, headers: Mapping[str, str] | None = None
@@ -198,9 +206,19 @@ class Routing:
                 thresholds = getattr(inner, "thresholds", None)
                 if callable(thresholds):
                     entry["thresholds"] = thresholds()
+                levels = getattr(inner, "levels", None)
+                if isinstance(levels, dict):
+                    entry["levels"] = {g: round(v, 6) for g, v in levels.items()}
+                    entry["levels_source"] = getattr(inner, "levels_source", None)
                 policies.append(entry)
             out[router.name] = {"default": router.default, "policies": policies, "targets": router.targets}
         return out
 
     def close(self) -> None:
         self.analysis.close()
+
+    async def aclose(self) -> None:
+        """Stop the level refits, then :meth:`close`."""
+        if self.adapter is not None:
+            await self.adapter.aclose()
+        self.close()
