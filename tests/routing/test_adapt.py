@@ -122,7 +122,7 @@ def test_an_unreadable_log_keeps_the_levels_and_is_retried(tmp_path: Path) -> No
 
         async def sleep(seconds: float) -> None:
             sleeps.append(seconds)
-            if len(sleeps) >= 2:
+            if len(sleeps) >= 5:
                 done.set()
                 await asyncio.Event().wait()
 
@@ -135,7 +135,8 @@ def test_an_unreadable_log_keeps_the_levels_and_is_retried(tmp_path: Path) -> No
         return adapter
 
     adapter = asyncio.run(main())
-    assert adapter.failures == 2 and adapter.refreshes == 0 and sleeps == [30, 30]
+    # the first three failures (a log not created yet, at a first start) are retried after 5 s, then every refresh_s
+    assert adapter.failures == 5 and adapter.refreshes == 0 and sleeps == [5.0, 5.0, 5.0, 30, 30]
 
 
 def _config(upstream: FakeOpenAIUpstream, database: Path | None, **adapt: Any) -> dict[str, Any]:

@@ -34,6 +34,8 @@ __all__ = ["AdaptOptions", "AdaptTarget", "LevelAdapter", "rated_answers"]
 
 _LOG = logging.getLogger("switchpoint.routing")
 DAY = 86_400.0
+_EARLY_TRIES = 3  # failures before the first success that are retried soon and logged quietly
+_EARLY_RETRY = 5.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,11 @@ class LevelAdapter:
                           {k: {g: round(v, 3) for g, v in s["levels"].items()} for k, s in summary.items()})
             except Exception as exc:  # the log may be down: keep the levels, try again later
                 self.failures += 1
+                if self.refreshes == 0 and self.failures <= _EARLY_TRIES:
+                    # at a first start the log is created by the writer's first tick, just after this one
+                    _LOG.info("switchpoint: no request log to refit levels from yet (%s); retrying", exc)
+                    await self._sleep(min(interval, _EARLY_RETRY))
+                    continue
                 _LOG.warning("switchpoint: could not refit learned policy levels from the log: %s", exc)
             await self._sleep(interval)
 
