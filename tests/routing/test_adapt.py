@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from switchpoint.analytics.readers import SQLiteReader
+from switchpoint.analytics.readers import LogReader, PostgresReader, SQLiteReader
 from switchpoint.config.load import parse_config
 from switchpoint.errors import ConfigError
 from switchpoint.routing.adapt import AdaptOptions, AdaptTarget, LevelAdapter
@@ -25,6 +25,7 @@ from switchpoint.testing import FakeOpenAIUpstream
 from switchpoint.types import Price
 from tests.helpers import ServedGateway
 from tests.routing.fakes import FakePredictor, fake_learned_api
+from tests.storage.support import PG_URL, StoreTarget
 
 NOW = 1_700_000_000.0
 
@@ -50,8 +51,14 @@ def _record(i: int, served: str, *, created: float = NOW, policy: str = "quality
                          routing=decision.to_dict())  # fmt: skip
 
 
-def test_a_refit_levels_each_candidate_from_its_rated_answers(tmp_path: Path) -> None:
-    database = tmp_path / "logs.db"
+def _reader(store: StoreTarget) -> LogReader:
+    if store.kind == "sqlite":
+        assert store.path is not None
+        return SQLiteReader(store.path)
+    return PostgresReader(PG_URL, schema=store.schema)
+
+
+def test_a_refit_levels_each_candidate_from_its_rated_answers(target: StoreTarget) -> None:
     records = [_record(i, "strong") for i in range(40)] + [_record(100 + i, "weak") for i in range(40)]
     records += [_record(200, "weak", created=NOW - 40 * 86_400),  # older than the window
                 _record(201, "weak", policy="other"), _record(202, "weak", router="other"),  # not this policy
@@ -61,7 +68,7 @@ def test_a_refit_levels_each_candidate_from_its_rated_answers(tmp_path: Path) ->
                **{f"r{i}": 1.0 for i in (200, 201, 202, 203, 204)}}  # fmt: skip
 
     async def main() -> tuple[LearnedPolicy, dict[str, Any]]:
-        store = SQLiteStore(str(database))
+        store = target.make()
         await store.migrate()
         await store.write(records)
         for request_id, score in ratings.items():
@@ -69,7 +76,7 @@ def test_a_refit_levels_each_candidate_from_its_rated_answers(tmp_path: Path) ->
         await store.add_feedback("r1", 7.0, None, None)  # r1 now averages 3.5: out of range, left out
         await store.close()
         policy = _policy()
-        adapter = LevelAdapter(lambda: SQLiteReader(database), [AdaptTarget("auto", policy, AdaptOptions())],
+        adapter = LevelAdapter(lambda: _reader(target), [AdaptTarget("auto", policy, AdaptOptions())],
                                wall=lambda: NOW + 60)  # fmt: skip
         try:
             return policy, await adapter.refresh()
