@@ -338,3 +338,36 @@ def test_record_invariants_survive_a_store_that_flaps(target: StoreTarget, tmp_p
             await reader.close()
 
     asyncio.run(main())
+
+
+def test_astart_waits_for_the_start_up_tick_so_first_records_keep_their_batches(sqlite_target: StoreTarget) -> None:
+    async def main() -> None:
+        store = FlakyStore(sqlite_target.make())
+        sink = _sink(store, batch_size=10, flush_interval=60.0)
+        await sink.astart()
+        assert await store.inner.count("requests") == 0  # migrated before astart returned
+        for i in range(10):
+            sink.emit(record(i))
+        await until(lambda: store.batches == [10])
+        for i in range(10, 17):
+            sink.emit(record(i))  # less than a batch: waits for the (60 s) timer
+        await asyncio.sleep(0.05)
+        assert store.batches == [10]
+        await sink.aclose()
+        assert store.batches == [10, 7]
+
+    asyncio.run(main())
+
+
+def test_astart_is_bounded_by_the_write_timeout_when_the_store_hangs(sqlite_target: StoreTarget) -> None:
+    async def main() -> None:
+        store = FlakyStore(sqlite_target.make(), hang=True)
+        sink = _sink(store, write_timeout=0.1, flush_interval=60.0)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(sink.astart(), timeout=2.0)
+        assert loop.time() - started < 1.0
+        store.hang = False
+        await asyncio.wait_for(sink.aclose(), timeout=5.0)
+
+    asyncio.run(main())

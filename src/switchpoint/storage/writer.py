@@ -102,6 +102,7 @@ class BatchingSink:
         self._queue: deque[RequestRecord] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._first_tick = asyncio.Event()  # set once the start-up tick (migrate, count losses) is over
         self._task: asyncio.Task[None] | None = None
         self._io: ThreadPoolExecutor | None = None  # spool file I/O, one thread, created on first use
         self._closing = False
@@ -196,9 +197,15 @@ class BatchingSink:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="switchpoint-log-writer")
 
     async def astart(self) -> None:
-        """:meth:`start` as a startup hook: the first tick migrates and counts earlier losses at
-        once, not on the first request."""
+        """:meth:`start` as a startup hook: the first tick migrates, counts what killed predecessors
+        lost and replays their spool at once, not on the first request, and the hook waits for it
+        (at most ``write_timeout``), so a gateway reports ready with its log store migrated and the
+        first requests' records are not drained with the start-up work; a store that is down holds
+        the start-up no longer than that (its records spool meanwhile)."""
         self.start()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._write_timeout):
+                await self._first_tick.wait()
 
     async def flush(self) -> None:
         """Hand every record queued so far to the store (or the spool). For tests and shutdown."""
@@ -224,6 +231,8 @@ class BatchingSink:
                 await self._tick()  # migrate, count what killed predecessors lost, replay their spool
             except Exception:
                 self._log.exception("switchpoint: log writer tick failed")
+            finally:
+                self._first_tick.set()
             while not self._closing:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._flush_interval):
