@@ -85,19 +85,25 @@ def test_a_signal_under_load_loses_no_acknowledged_record(
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline, "the gateway did not become ready"
             try:
                 if httpx.get(url + "/health/readiness").status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
 
         async def load_then_terminate() -> list[httpx.Response]:
-            task = asyncio.create_task(_fire(url, 120))
-            await asyncio.sleep(0.3)
-            process.send_signal(sig)
-            return await task
+            # the signal comes once the first answers are back, with the rest of the load still in flight
+            limits = httpx.Limits(max_connections=32)
+            async with httpx.AsyncClient(base_url=url, timeout=20, limits=limits) as client:
+                calls = [asyncio.create_task(client.post("/v1/chat/completions", json=HELLO)) for _ in range(120)]
+                await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED, timeout=15)
+                process.send_signal(sig)
+                done = await asyncio.gather(*calls, return_exceptions=True)
+            return [r for r in done if isinstance(r, httpx.Response)]
 
         responses = asyncio.run(load_then_terminate())
         # Ctrl-C ends with the shell's 130 for an interrupt, and no traceback.
