@@ -15,6 +15,7 @@ from switchpoint.config.build import build_gateway
 from switchpoint.config.defaults import default_config_data
 from switchpoint.config.load import load_config, parse_config
 from switchpoint.errors import ConfigError
+from switchpoint.routing.protocol import RouteContext
 from switchpoint.validation import validate_chat_body
 from tests.routing.fakes import FakePredictor, fake_learned_api
 
@@ -202,6 +203,15 @@ def test_learned_policy_from_config_with_calibrated_strong_share(tmp_path: Path,
     weak = next(c for c in easy.candidates if c.group == "weak")
     assert easy_features is not None
     assert weak.cost == pytest.approx((easy_features.prompt_tokens * 0.2 + 256 * 0.2) / 1e6)  # cheapest deployment
+    # new levels (adapt) keep the share: the 3 "hello" prompts (now the gap of 0.9 levelled -1 vs 0.5)
+    # still top the calibration set, so the threshold follows them, and "hello there" still goes strong
+    policy.set_levels({"strong": -1.0}, {"from": "test"})
+    levelled = 1 / (1 + math.exp(-(math.log(9) - 1)))
+    assert policy.objective["threshold"] == pytest.approx(levelled - 0.5, abs=1e-6)
+    ctx = RouteContext(validate_chat_body({"model": "auto", "messages": [{"role": "user", "content": "hello there"}]},
+                                          request_id="r"), easy_features)  # fmt: skip
+    again = policy.route(ctx)
+    assert again is not None and again.group == "strong"
 
 
 def test_learned_candidate_levels_shift_the_calibration_and_the_decisions(tmp_path: Path,
@@ -218,6 +228,10 @@ def test_learned_candidate_levels_shift_the_calibration_and_the_decisions(tmp_pa
     policy = gateway.routing.routers["auto"].policies[0]
     # every calibration gap is q(strong) - q(weak) with the strong level applied: sigmoid(logit(0.9) - 1) - 0.5
     assert policy.objective["threshold"] == pytest.approx(1 / (1 + math.exp(-(math.log(9) - 1))) - 0.5, abs=1e-6)
+    # levels changed later (by adapt) recalibrate the held share: 2 of the 4 prompts still go to strong
+    policy.set_levels({"strong": -3.0, "weak": 1.0}, {"from": "test"})
+    assert policy.objective["threshold"] == pytest.approx(
+        1 / (1 + math.exp(-(math.log(9) - 3))) - 1 / (1 + math.exp(-1.0)), abs=1e-6)
     for level in ("inf", 25, "high"):
         data["routers"]["auto"]["policies"][0]["candidates"]["strong"]["level"] = level
         with pytest.raises(ConfigError, match="level"):

@@ -42,7 +42,6 @@ from switchpoint.routing.cascade import CascadePolicy as CascadeRouting
 from switchpoint.routing.learned_policy import (
     LearnedCandidate,
     LearnedPolicy,
-    candidate_qualities,
     decision_rule,
     learned_api,
 )
@@ -256,30 +255,27 @@ def _learned_policy(
             message = exc.args[0] if exc.args else str(exc)
             raise ConfigError(f"{where}: {message}", [f"{where}: {message}"]) from None
         if share is not None and calibration is not None:
-            threshold = _calibrate_share(predictor, policy, calibration, share, calibrate)
-            policy.rule = decision_rule({"threshold": threshold}, choose)
-            policy.objective = {**shown, "threshold": round(threshold, 6)}
+            policy.hold_share(share, _calibration_predictions(predictor, policy, calibration),
+                              lambda t: decision_rule({"threshold": t}, choose), calibrate.calibrate_threshold)
         policy.predictor = predictor
 
     analysis.on_load.append(load)
     return policy
 
 
-def _calibrate_share(predictor: Any, policy: LearnedPolicy, path: str, share: float, calibrate: Any) -> float:
-    """The strong/weak threshold that sends ``share`` of the calibration prompts to the strong
-    candidate; the score is q̂(strong) − q̂(weak)."""
+def _calibration_predictions(predictor: Any, policy: LearnedPolicy, path: str) -> list[dict[str, float]]:
+    """The predictor's raw q̂ of each candidate (by group) on each prompt of the calibration file."""
     import orjson
 
-    strong, weak = policy.candidates[0].group, policy.candidates[1].group
-    scores = []
+    out = []
     with open(path, encoding="utf-8") as file:
         for line in file:
             if line.strip():
                 item = orjson.loads(line)
                 text = item.get("prompt") or item.get("text") if isinstance(item, dict) else str(item)
-                q = candidate_qualities(predictor, policy.candidates, str(text))
-                scores.append(q[strong] - q[weak])
-    return float(calibrate.calibrate_threshold(scores, share))
+                q = predictor.predict(str(text), [c.profile for c in policy.candidates])
+                out.append({c.group: float(q[c.profile]) for c in policy.candidates})
+    return out
 
 
 # -- the request log -----------------------------------------------------------------------------

@@ -169,11 +169,32 @@ class LearnedPolicy:
         self.levels: dict[str, float] = {c.group: c.level for c in self.candidates}
         #: How the levels were set: ``config``, or what the last fit from feedback used.
         self.levels_source: dict[str, Any] = {"from": "config"}
+        self._share: tuple[float, list[dict[str, float]], Callable[[float], DecisionRule],
+                           Callable[[Sequence[float], float], float]] | None = None  # fmt: skip
 
     def set_levels(self, levels: Mapping[str, float], source: Mapping[str, Any]) -> None:
-        """Replace the levels of the named candidates (one assignment: a decision sees old or new)."""
+        """Replace the levels of the named candidates (one assignment: a decision sees old or new); a
+        held strong-call share is recalibrated for them."""
         self.levels = {**self.levels, **{g: float(v) for g, v in levels.items() if g in self.levels}}
         self.levels_source = dict(source)
+        if self._share is not None:
+            self._recalibrate()
+
+    def hold_share(self, share: float, raw: Sequence[Mapping[str, float]], make_rule: Callable[[float], DecisionRule],
+                   calibrate: Callable[[Sequence[float], float], float]) -> None:  # fmt: skip
+        """Two candidates (strong first): keep sending ``share`` of requests like the calibration prompts
+        (their raw q̂ by group, ``raw``) to the strong one, now and whenever the levels change."""
+        self._share = (share, [dict(q) for q in raw], make_rule, calibrate)
+        self._recalibrate()
+
+    def _recalibrate(self) -> None:
+        assert self._share is not None
+        share, raw, make_rule, calibrate = self._share
+        strong, weak = self.candidates[0].group, self.candidates[1].group
+        ls, lw = self.levels.get(strong, 0.0), self.levels.get(weak, 0.0)
+        threshold = calibrate([shifted(q[strong], ls) - shifted(q[weak], lw) for q in raw], share)
+        self.rule = make_rule(threshold)
+        self.objective = {**self.objective, "threshold": round(threshold, 6)}
 
     def route(self, ctx: RouteContext) -> RouteDecision | None:
         if self.predictor is None:
