@@ -6,12 +6,14 @@ The store contract itself runs against it in ``test_storage_store.py`` (target `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -35,6 +37,19 @@ def _frame(payload: bytes) -> bytes:
 def _count(path: Path) -> int:
     with sqlite3.connect(path) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+
+@contextlib.asynccontextmanager
+async def _process_store(path: Path) -> AsyncIterator[tuple[SQLiteStore, sqlite_process.SQLiteWriterProcess]]:
+    """A migrated store that writes from its child process; closed afterwards."""
+    store = SQLiteStore(path, writer="process")
+    try:
+        await store.migrate()
+        process = store._process
+        assert process is not None and process.pid is not None
+        yield store, process
+    finally:
+        await store.close()
 
 
 async def _migrated(path: Path) -> None:
@@ -90,11 +105,8 @@ def test_a_frame_cut_short_commits_nothing_and_the_child_exits(tmp_path: Path) -
 
 def test_a_child_dying_fails_its_write_and_is_replaced(tmp_path: Path) -> None:
     async def main() -> None:
-        store = SQLiteStore(tmp_path / "logs.db", writer="process")
-        try:
-            await store.migrate()
-            process = store._process
-            assert process is not None and process.pid is not None and store.writer == "process"
+        async with _process_store(tmp_path / "logs.db") as (store, process):
+            assert process.pid is not None and store.writer == "process"
             await store.write([record(1)])
             os.kill(process.pid, signal.SIGKILL)  # between writes: replaced at the next one
             await asyncio.sleep(0.2)
@@ -111,19 +123,13 @@ def test_a_child_dying_fails_its_write_and_is_replaced(tmp_path: Path) -> None:
             await store.write([record(3), record(4)])
             assert process.started == 3
             assert sorted(await store.request_ids()) == ["req-1", "req-2", "req-3", "req-4"]
-        finally:
-            await store.close()
 
     asyncio.run(main())
 
 
 def test_a_write_cancelled_mid_way_kills_the_child_and_the_next_one_works(tmp_path: Path) -> None:
     async def main() -> None:
-        store = SQLiteStore(tmp_path / "logs.db", writer="process")
-        try:
-            await store.migrate()
-            process = store._process
-            assert process is not None
+        async with _process_store(tmp_path / "logs.db") as (store, process):
             first = process.pid
             assert first is not None
             many = [record(i) for i in range(3000)]
@@ -136,8 +142,6 @@ def test_a_write_cancelled_mid_way_kills_the_child_and_the_next_one_works(tmp_pa
             assert await store.count("requests") == 3000
             with pytest.raises(ProcessLookupError):
                 os.kill(first, 0)  # killed and reaped
-        finally:
-            await store.close()
 
     asyncio.run(main())
 

@@ -20,8 +20,7 @@ from switchpoint.storage.store import StoreError
 if TYPE_CHECKING:
     from switchpoint.config.schema import GatewayConfig
 
-__all__ = ["DEFAULT_URL", "CommandFailed", "add_source_arguments", "filters_of", "log_source", "missing_sqlite",
-           "read_log", "resolve"]
+__all__ = ["DEFAULT_URL", "CommandFailed", "add_source_arguments", "read_log", "resolve"]
 
 T = TypeVar("T")
 

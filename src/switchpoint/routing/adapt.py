@@ -60,7 +60,6 @@ class Rated:
     """The served candidates' raw predictions and their ratings, and what was left out."""
 
     by_group: dict[str, tuple[list[float], list[float]]]
-    requests: int = 0
     out_of_range: int = 0  # rated outside 0..1
     not_a_candidate: int = 0  # served by a group the policy did not rank (a fallback)
 
@@ -87,7 +86,6 @@ async def rated_answers(reader: LogReader, router: str, policy: str, since: floa
     )
     out = Rated({})
     for group, routing, score in rows:
-        out.requests += 1
         if score is None or not 0.0 <= float(score) <= 1.0:
             out.out_of_range += 1
             continue

@@ -80,15 +80,6 @@ class LearnedCandidate:
     level: float = 0.0  # logit shift of q̂ for this workload (routing/learned/levels.py)
 
 
-def candidate_qualities(predictor: Predictor, candidates: Sequence[LearnedCandidate], text: str,
-                        levels: Mapping[str, float] | None = None) -> dict[str, float]:  # fmt: skip
-    """q̂ of each candidate, by group, with its level applied (from ``levels`` by group, else its own)."""
-    predicted = predictor.predict(text, [c.profile for c in candidates])
-    if levels is None:
-        return {c.group: shifted(float(predicted[c.profile]), c.level) for c in candidates}
-    return {c.group: shifted(float(predicted[c.profile]), levels.get(c.group, c.level)) for c in candidates}
-
-
 def estimate_cost(price: Price, prompt_tokens: int, output_tokens: int) -> float:
     """Estimated USD of one request at ``price`` (per million tokens)."""
     return (prompt_tokens * price.input + output_tokens * price.output) / 1_000_000
@@ -191,7 +182,7 @@ class LearnedPolicy:
         assert self._share is not None
         share, raw, make_rule, calibrate = self._share
         strong, weak = self.candidates[0].group, self.candidates[1].group
-        ls, lw = self.levels.get(strong, 0.0), self.levels.get(weak, 0.0)
+        ls, lw = self.levels[strong], self.levels[weak]
         threshold = calibrate([shifted(q[strong], ls) - shifted(q[weak], lw) for q in raw], share)
         self.rule = make_rule(threshold)
         self.objective = {**self.objective, "threshold": round(threshold, 6)}
@@ -200,7 +191,8 @@ class LearnedPolicy:
         if self.predictor is None:
             return None
         levels = self.levels
-        qualities = candidate_qualities(self.predictor, self.candidates, ctx.text, levels)
+        predicted = self.predictor.predict(ctx.text, [c.profile for c in self.candidates])
+        qualities = {c.group: shifted(float(predicted[c.profile]), levels[c.group]) for c in self.candidates}
         prompt_tokens = ctx.features.prompt_tokens if ctx.features is not None else 0
         output = expected_output_tokens(ctx.request.body, self.output_tokens)
         estimates = [

@@ -20,15 +20,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PRIOR", "LevelFit", "fit_level", "fit_levels", "logit", "shifted"]
+__all__ = ["DEFAULT_PRIOR", "LevelFit", "fit_level", "fit_levels", "shifted"]
 
 DEFAULT_PRIOR = 2.0  # about 10 rated answers' worth of information at q ≈ 0.3..0.7
 _EPS = 1e-6
-
-
-def logit(q: float) -> float:
-    """log(q / (1 − q)), with q kept off 0 and 1."""
-    return _logit(q)
 
 
 def _logit(q: float) -> float:
