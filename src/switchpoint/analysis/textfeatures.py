@@ -207,10 +207,11 @@ def _split_runs(tokens: list[str]) -> tuple[list[str], list[str], set[str]]:
 def _shape(sample: str, n_tokens: int, add: Callable[[str], None]) -> None:
     if "```" in sample:
         add("#fence")
-    if _CODE_END.search(sample) or _CODE_FIRST_LINE.match(sample) or _CODE_LINE.search(sample):
+    if ((_contains_any(sample, "{};") and _CODE_END.search(sample)) or _CODE_FIRST_LINE.match(sample)
+            or _CODE_LINE.search(sample)):
         add("#code")
-    if (any(symbol in sample for symbol in _MATH_SYMBOLS) or _MATH_DIGITS.search(sample)
-            or ("%" in sample and _PERCENT.search(sample))):
+    if _contains_any(sample, _MATH_SYMBOLS) or (_may_have_digits(sample) and (
+            _MATH_DIGITS.search(sample) or ("%" in sample and _PERCENT.search(sample)))):
         add("#math")
     if "?" in sample or "？" in sample or "؟" in sample:
         add("#question")
@@ -218,3 +219,15 @@ def _shape(sample: str, n_tokens: int, add: Callable[[str], None]) -> None:
     add("#lines:" + ("0" if lines == 0 else "1-3" if lines <= 3 else "4-15" if lines <= 15 else "16+"))
     add("#len:" + ("1-4" if n_tokens <= 4 else "5-12" if n_tokens <= 12 else "13-40" if n_tokens <= 40
                    else "41-150" if n_tokens <= 150 else "151+"))
+
+
+def _contains_any(text: str, chars: str) -> bool:
+    """Whether ``text`` holds one of ``chars``: a fast ``str`` scan per character, where a regex
+    character class is tested at every position."""
+    return any(char in text for char in chars)
+
+
+def _may_have_digits(text: str) -> bool:
+    """Whether ``text`` may hold a decimal digit (``\\d``): exact for ASCII text, always true for other
+    text (other scripts have digits of their own)."""
+    return not text.isascii() or _contains_any(text, "0123456789")
