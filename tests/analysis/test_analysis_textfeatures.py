@@ -10,8 +10,10 @@ import random
 import re
 
 from switchpoint.analysis.build import ARTIFACTS_DIR
-from switchpoint.analysis.textfeatures import Lexicon, text_features, tokenize, window
+from switchpoint.analysis.textfeatures import MARKS, Lexicon, text_features, tokenize, window
 
+# the tokens: words (with their combining marks) and single other characters, as one pattern
+TOKEN = re.compile(rf"(?:\w|[{MARKS}])+|[^\w\s{MARKS}]")
 # the "#code" and "#math" cues, as one pattern each (the module searches them in parts)
 CODE = re.compile(r"[{};]\s*$|^\s*(def|class|import|function|return|public|#include|SELECT|const|let|var)\b",
                   re.MULTILINE)
@@ -69,3 +71,13 @@ def test_shape_cues_match_their_single_patterns() -> None:
         features = text_features(text)
         assert ("#code" in features) == bool(CODE.search(text)), text
         assert ("#math" in features) == bool(MATH.search(text)), text
+
+
+def test_tokenize_matches_its_single_pattern() -> None:
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    others = ["a", "Z", "é", "_", "x1", "İ", "ß", "\u0301", "\u093f", "\u0e31", "\u064e", "हि", "中", "日本", "ภา",
+              "한", "٣", "３", ".", ",", "'", "-", "(", "#", "🎉", "\x00", "\x7f", "∑", "ﬁ"]
+    rng = random.Random(4)
+    for _ in range(20_000):
+        text = "".join(rng.choice(spaces if rng.random() < 0.3 else others) for _ in range(rng.randint(0, 16)))
+        assert tokenize(text) == TOKEN.findall(text.lower()), repr(text)

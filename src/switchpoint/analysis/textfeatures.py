@@ -61,7 +61,13 @@ def window(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased words and single punctuation marks."""
-    return _TOKEN.findall(text.lower())
+    tokens: list[str] = []
+    for chunk in text.lower().split():  # no token spans white space (``split`` and ``\s`` agree on what that is)
+        if len(chunk) == 1 or chunk.isalnum():  # a single token: no need for the regex
+            tokens.append(chunk)
+        else:
+            tokens += _TOKEN.findall(chunk)
+    return tokens
 
 
 def is_unspaced(token: str) -> bool:
