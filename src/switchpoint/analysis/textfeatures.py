@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from itertools import compress, count, pairwise
 from pathlib import Path
 
 __all__ = ["Lexicon", "text_features", "tokenize", "window"]
@@ -36,9 +37,19 @@ MARKS = (
     "\u0900-\u0963\u0966-\u0dff\u0e00-\u0eff\u1000-\u109f\u3099\u309a"
 )
 _TOKEN = re.compile(rf"(?:\w|[{MARKS}])+|[^\w\s{MARKS}]")
-_CODE_HINT = re.compile(r"[{};]\s*$|^\s*(def|class|import|function|return|public|#include|SELECT|const|let|var)\b",
-                        re.MULTILINE)
-_MATH_HINT = re.compile(r"\d\s*[-+*/^=<>]\s*\d|[=^√∫∑π≤≥±×÷]|\b\d+\s*%|\d[.,]\d")
+# Shape cues. Each is one alternation, searched in parts that the regex engine (or ``str``) can scan
+# for quickly: a pattern that starts with a literal or a character class skips ahead to where it
+# can begin, one that starts with an anchor or an alternation is tried at every position.
+# "#code": a line ending in a brace or semicolon, or a line (of the text, so at its start or after
+# a newline, then any blank) beginning with a keyword.
+_CODE_END = re.compile(r"[{};]\s*$", re.MULTILINE)
+_CODE_KEYWORD = r"(?:def|class|import|function|return|public|#include|SELECT|const|let|var)\b"
+_CODE_FIRST_LINE = re.compile(r"\s*" + _CODE_KEYWORD)  # with match(): at the start of the text
+_CODE_LINE = re.compile(r"\n\s*" + _CODE_KEYWORD)
+# "#math": a maths symbol, digits around an operator, a decimal number, or a percentage
+_MATH_SYMBOLS = "=^√∫∑π≤≥±×÷"
+_MATH_DIGITS = re.compile(r"\d(?:\s*[-+*/^=<>]\s*\d|[.,]\d)")
+_PERCENT = re.compile(r"\b\d+\s*%")
 
 
 def window(text: str) -> str:
@@ -50,7 +61,13 @@ def window(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased words and single punctuation marks."""
-    return _TOKEN.findall(text.lower())
+    tokens: list[str] = []
+    for chunk in text.lower().split():  # no token spans white space (``split`` and ``\s`` agree on what that is)
+        if len(chunk) == 1 or chunk.isalnum():  # a single token: no need for the regex
+            tokens.append(chunk)
+        else:
+            tokens += _TOKEN.findall(chunk)
+    return tokens
 
 
 def is_unspaced(token: str) -> bool:
@@ -63,8 +80,8 @@ def is_unspaced(token: str) -> bool:
 class Lexicon:
     """Cue words: whole words, stems (``word*``), phrases of up to 4 words, and substrings of unspaced runs."""
 
-    __slots__ = ("phrase_starts", "phrases", "stem_heads", "stem_lengths", "stems", "substring_lengths",
-                 "substrings", "words")
+    __slots__ = ("phrase_pairs", "phrase_starts", "phrases", "stem_heads", "stem_lengths", "stems",
+                 "substring_lengths", "substrings", "words")
 
     def __init__(self, entries: Mapping[str, Iterable[str]]) -> None:
         self.words: dict[str, tuple[str, ...]] = {}
@@ -75,6 +92,7 @@ class Lexicon:
             for raw in words:
                 self._add(cue, raw.strip().lower())
         self.phrase_starts = frozenset(p.split(" ", 1)[0] for p in self.phrases)
+        self.phrase_pairs = frozenset(" ".join(p.split(" ", 2)[:2]) for p in self.phrases)  # first two words
         self.stem_lengths = tuple(sorted({len(s) for s in self.stems}))
         self.stem_heads = frozenset(s[:4] for s in self.stems)  # every stem has 4+ letters
         # per first character, the lengths of the substrings that begin with it
@@ -105,23 +123,28 @@ class Lexicon:
 
     def cues(self, tokens: list[str], unspaced: list[str]) -> set[str]:
         found: set[str] = set()
-        words, stems, phrases, starts = self.words, self.stems, self.phrases, self.phrase_starts
-        for i, token in enumerate(tokens):
-            hit = words.get(token)
-            if hit:
-                found.update(hit)
-            if len(token) > 4 and token[:4] in self.stem_heads:
+        # whole words and stems: what matches does not depend on where a word occurs
+        distinct = set(tokens)
+        for word_cues in filter(None, map(self.words.get, distinct)):
+            found.update(word_cues)
+        stems, heads = self.stems, self.stem_heads
+        for token in distinct:
+            if len(token) > 4 and token[:4] in heads:
                 for n in self.stem_lengths:
                     if n > len(token):
                         break
                     hit = stems.get(token[:n])
                     if hit:
                         found.update(hit)
-            if token in starts:
-                for n in (2, 3, 4):
-                    hit = phrases.get(" ".join(tokens[i : i + n]))
-                    if hit:
-                        found.update(hit)
+        # phrases: from each position whose word begins one, and whose next word continues one
+        if not self.phrase_starts.isdisjoint(distinct):
+            phrases, pairs = self.phrases, self.phrase_pairs
+            for i in compress(count(), map(self.phrase_starts.__contains__, tokens)):  # where one may begin
+                if " ".join(tokens[i : i + 2]) in pairs:
+                    for n in (2, 3, 4):
+                        hit = phrases.get(" ".join(tokens[i : i + n]))
+                        if hit:
+                            found.update(hit)
         for run in unspaced:
             self._substring_cues(run, found)
         return found
@@ -144,11 +167,30 @@ def text_features(text: str, lexicon: Lexicon | None = None) -> set[str]:
     """The feature set of a text (see the module docstring)."""
     sample = window(text)
     tokens = tokenize(sample)
+    unspaced: list[str] = []
+    if sample.isascii():  # the common case: no unspaced run, every token is a word
+        words = tokens
+        features = {f"b:{left}_{word}" for left, word in pairwise(["^", *tokens[:_MAX_BIGRAMS]])}
+    else:
+        words, unspaced, features = _split_runs(tokens)
+    # a word's features do not depend on where it occurs: build them once per distinct word
+    distinct = set(words)
+    features.update(["w:" + word for word in distinct])
+    features.update(["p:" + word[:4] for word in distinct if len(word) >= 5 and word.isalpha()])
+    if lexicon is not None:
+        features.update(["#lex:" + cue for cue in lexicon.cues(words, unspaced)])
+    _shape(sample, len(tokens), features.add)
+    return features
+
+
+def _split_runs(tokens: list[str]) -> tuple[list[str], list[str], set[str]]:
+    """The words and the unspaced runs among ``tokens`` (runs cut at ``_MAX_UNSPACED`` characters in
+    all), with the runs' character features and the bigrams of the first ``_MAX_BIGRAMS`` tokens (a
+    word that follows a run pairs with the run's last two characters)."""
     features: set[str] = set()
-    add = features.add
-    previous = "^"
     words: list[str] = []
     unspaced: list[str] = []
+    previous = "^"
     budget = _MAX_UNSPACED
     for index, token in enumerate(tokens):
         if not token.isascii() and is_unspaced(token):
@@ -157,32 +199,25 @@ def text_features(text: str, lexicon: Lexicon | None = None) -> set[str]:
             token = token[:budget]
             budget -= len(token)
             unspaced.append(token)
-            add("c:" + token[0])
-            for i in range(1, len(token)):
-                add("c:" + token[i])
-                add("c:" + token[i - 1 : i + 1])
+            features.update(["c:" + char for char in token])
+            features.update(["c:" + token[i : i + 2] for i in range(len(token) - 1)])
             previous = token[-2:]
             continue
         words.append(token)
-        add("w:" + token)
-        if len(token) >= 5 and token.isalpha():
-            add("p:" + token[:4])
         if index < _MAX_BIGRAMS:
-            add("b:" + previous + "_" + token)
+            features.add(f"b:{previous}_{token}")
         previous = token
-    if lexicon is not None:
-        for cue in lexicon.cues(words, unspaced):
-            add("#lex:" + cue)
-    _shape(sample, len(tokens), add)
-    return features
+    return words, unspaced, features
 
 
 def _shape(sample: str, n_tokens: int, add: Callable[[str], None]) -> None:
     if "```" in sample:
         add("#fence")
-    if _CODE_HINT.search(sample):
+    if ((_contains_any(sample, "{};") and _CODE_END.search(sample)) or _CODE_FIRST_LINE.match(sample)
+            or _CODE_LINE.search(sample)):
         add("#code")
-    if _MATH_HINT.search(sample):
+    if _contains_any(sample, _MATH_SYMBOLS) or (_may_have_digits(sample) and (
+            _MATH_DIGITS.search(sample) or ("%" in sample and _PERCENT.search(sample)))):
         add("#math")
     if "?" in sample or "？" in sample or "؟" in sample:
         add("#question")
@@ -190,3 +225,15 @@ def _shape(sample: str, n_tokens: int, add: Callable[[str], None]) -> None:
     add("#lines:" + ("0" if lines == 0 else "1-3" if lines <= 3 else "4-15" if lines <= 15 else "16+"))
     add("#len:" + ("1-4" if n_tokens <= 4 else "5-12" if n_tokens <= 12 else "13-40" if n_tokens <= 40
                    else "41-150" if n_tokens <= 150 else "151+"))
+
+
+def _contains_any(text: str, chars: str) -> bool:
+    """Whether ``text`` holds one of ``chars``: a fast ``str`` scan per character, where a regex
+    character class is tested at every position."""
+    return any(char in text for char in chars)
+
+
+def _may_have_digits(text: str) -> bool:
+    """Whether ``text`` may hold a decimal digit (``\\d``): exact for ASCII text, always true for other
+    text (other scripts have digits of their own)."""
+    return not text.isascii() or _contains_any(text, "0123456789")

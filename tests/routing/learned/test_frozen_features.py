@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +20,8 @@ import pytest
 from switchpoint.analysis.linear import LinearModel
 from switchpoint.routing.learned.artifact import DEFAULT_ARTIFACT, load_predictor
 from switchpoint.routing.learned.features import (
+    _NUMBER,
+    _SENTENCE_END,
     ANALYSIS_ARTIFACTS,
     FEATURE_FILES,
     ROUTER_FEATURES,
@@ -85,3 +89,17 @@ def test_load_refuses_drifted_feature_code(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(featurizer, "features", shifted)
     with pytest.raises(ValueError, match="feature code computes other values"):
         load_predictor("default", featurizer=featurizer)
+
+
+def test_size_cue_patterns_match_their_original_forms() -> None:
+    # router_text_features counts numbers and sentence ends with patterns rewritten for speed
+    # (``\d+`` as ``\d\d*``): they must find what the patterns the router was trained with find
+    number = re.compile(r"\d+(?:[.,]\d+)?")
+    sentence_end = re.compile(r"[.!?。！？]+(?:\s|$)")
+    pieces = ["1", "22", "٣", "３", ".", ",", "!", "?", "。", "！", "？", " ", "\n", "\u3000", "a", "é", "中", "..",
+              "1.5", "2,3", "?!", "x."]
+    rng = random.Random(5)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert _NUMBER.findall(text) == number.findall(text), text
+        assert _SENTENCE_END.findall(text) == sentence_end.findall(text), text

@@ -71,8 +71,10 @@ PROBES: tuple[str, ...] = (
     "Écris un poème sur la mer et traduis-le en anglais.",
 )
 _TAIL = 3000
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_SENTENCE_END = re.compile(r"[.!?。！？]+(?:\s|$)")
+# \d+ and [...]+ written as one then any more: a pattern that begins with a character class lets the
+# regex engine skip to where a match can start (same matches)
+_NUMBER = re.compile(r"\d\d*(?:[.,]\d+)?")
+_SENTENCE_END = re.compile(r"[.!?。！？][.!?。！？]*(?:\s|$)")
 _CHOICES = re.compile(r"^\s*\(?[A-Da-d][.)]\s", re.MULTILINE)
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping, Sequence
+from itertools import repeat
+from operator import mul
 from typing import Any, Protocol, runtime_checkable
 
 from switchpoint.routing.learned.features import PromptFeaturizer
@@ -89,14 +91,12 @@ class FactorPredictor:
     def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
         params = [self._params(m) for m in models]  # unresolvable names fail before any work
         features = self.featurizer.features(text)
-        weights = self.sparse
-        shared = sum(weights.get(f, 0.0) for f in features.sparse)
-        if features.sparse:
-            shared /= math.sqrt(len(features.sparse))
+        shared = 0.0
+        if self.sparse and features.sparse:  # a router trained without sparse weights has none to add
+            shared = sum(map(self.sparse.get, features.sparse, repeat(0.0))) / math.sqrt(len(features.sparse))
         base = self.offset + shared
         dense = features.dense
-        return {m: _sigmoid(base + b + sum(map(float.__mul__, w, dense))) for m, (b, w) in zip(models, params,
-                                                                                                 strict=True)}
+        return {m: _sigmoid(base + b + sum(map(mul, w, dense))) for m, (b, w) in zip(models, params, strict=True)}
 
 
 class KNNPredictor:
@@ -137,7 +137,7 @@ class KNNPredictor:
         columns = [self._columns(m) for m in models]
         features = self.featurizer.features(text)
         query = features.dense[: self.featurizer.embedder.dims]
-        sims = [sum(map(float.__mul__, v, query)) for v in self.vectors]
+        sims = [sum(map(mul, v, query)) for v in self.vectors]
         top = heapq.nlargest(self.k, range(len(sims)), key=sims.__getitem__)
         result: dict[str, float] = {}
         for name, cols in zip(models, columns, strict=True):
