@@ -12,8 +12,14 @@ next to the zero router and the oracle, with bootstrap intervals, per task, thei
 tasks' predictions pooled (one report over all RouterBench rows); the score prefix only picks the trainer
 (``base`` = ``logit``: the same mf predictor, its q̂ are used).
 
-    nice -n 15 python3 scripts/routing/logo.py --variant base --variant logit [--report-eval]
-    nice -n 15 python3 scripts/routing/logo.py --aiq --variant base --variant base:length_prior=0
+``--chat`` adds a chat criterion (training data only): 5 folds of alpacaeval2, gpt-4-1106 vs Mixtral-8x7B,
+where the judge compared every answer with gpt-4-1106's (its reference, 0.5), so the strong outcome is 0.5
+and the weak one Mixtral's preference; APGR of the pooled held-out scores next to the length baseline
+(``--save FILE`` appends the scores for paired bootstraps). ``--aiq --cv`` adds the in-distribution
+5-fold report on routerbench_train (each fold trained on the other folds plus the other training files).
+
+    nice -n 15 python3 scripts/routing/logo.py --variant base --variant logit [--report-eval] [--chat]
+    nice -n 15 python3 scripts/routing/logo.py --aiq [--cv] --variant base --variant base:length_prior=0
 
 Scores (``--variant``): ``base`` (q̂_s − q̂_w, the shipped score), ``logit`` (logit q̂_s − logit q̂_w),
 ``pair`` (a pairwise win model, ``train_pairwise``: its logit difference);
@@ -166,13 +172,39 @@ def logo_aiq(
     return reports
 
 
+def cv_aiq(
+    variant: str,
+    data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]],
+    featurizer: PromptFeaturizer,
+    resamples: int,
+    folds: int = 5,
+) -> ManyModelReport:
+    """In-distribution: 5 folds of routerbench_train by crc32(id); each fold's router is trained on the
+    other folds plus routerdc7_train and alpacaeval2; the held-out predictions pooled into one report."""
+    import zlib
+
+    _, score, options = parse_variant(variant)
+    rows = load_rows(common.ROUTING / "routerbench_train.jsonl")
+    models = [m for m in models_in(rows) if any(r.cost.get(m) is not None for r in rows)]
+    held_rows, held_q = [], []
+    others = [p for name in common.TRAIN_FILES if name != "routerbench_train" for p in data[name]]
+    for k in range(folds):
+        inside = {str(r["id"]) for r, _ in data["routerbench_train"] if zlib.crc32(str(r["id"]).encode()) % folds == k}
+        train_pairs = others + [p for p in data["routerbench_train"] if str(p[0]["id"]) not in inside]
+        held = rows_with([r for r in rows if r.id in inside], models, need_cost=True)
+        router = PredictorRouter(fit(score, train_pairs, featurizer, options), variant)
+        held_rows += held
+        held_q += router.qualities(held, models)
+    return many_model_report(held_rows, models, held_q, router_name=variant, data="5-fold", resamples=resamples)
+
+
 def print_aiq(variant: str, reports: Sequence[ManyModelReport]) -> None:
     def ci(value: float, interval: Any) -> str:
         return f"{value:.3f}" + ("" if interval is None else f" [{interval.low:.3f}, {interval.high:.3f}]")
 
     print(f"{variant}: AIQ over {len(reports[0].models)} models, held-out RouterBench task")
     print(f"{'task':14s} {'n':>5s} {'router':>21s} {'zero router':>21s} {'oracle':>7s} {'router - zero':>25s}")
-    for r in reports:  # the three tasks, then the pooled report
+    for r in reports:  # the three tasks, the pooled report, then (--cv) the in-distribution 5-fold one
         assert r.router is not None
         zero, diff = r.baselines["zero_router"], r.vs_zero_router()
         d = f"{diff['diff']:+.3f}" + ("" if diff["ci"] is None else " [{:+.3f}, {:+.3f}]".format(*diff["ci"]))
@@ -180,11 +212,51 @@ def print_aiq(variant: str, reports: Sequence[ManyModelReport]) -> None:
             f"{r.data:14s} {r.prompts:5d} {ci(r.router.aiq, r.router.aiq_ci):>21s} {ci(zero.aiq, zero.aiq_ci):>21s} "
             f"{r.baselines['oracle'].aiq:7.3f} {d:>25s}"
         )
-    routers = [r.router.aiq for r in reports[:-1] if r.router is not None]
-    zeros = [r.baselines["zero_router"].aiq for r in reports[:-1]]
-    oracles = [r.baselines["oracle"].aiq for r in reports[:-1]]
+    tasks = reports[: len(TASKS)]
+    routers = [r.router.aiq for r in tasks if r.router is not None]
+    zeros = [r.baselines["zero_router"].aiq for r in tasks]
+    oracles = [r.baselines["oracle"].aiq for r in tasks]
     mean = [sum(v) / len(v) for v in (routers, zeros, oracles)]
     print(f"{'mean of tasks':20s} {mean[0]:21.3f} {mean[1]:21.3f} {mean[2]:7.3f} {mean[0] - mean[1]:+25.3f}")
+
+
+def chat_folds(
+    variant: str, data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]], featurizer: PromptFeaturizer,
+    folds: int = 5,
+    save: str | None = None,
+) -> tuple[float, float]:
+    """Chat criterion: k-fold over alpacaeval2 prompts (train on the other folds plus all other training
+    files), gpt-4-1106 vs Mixtral-8x7B. The judge compares every answer with gpt-4-1106's (its reference,
+    0.5 on every prompt), so the strong model's outcome is 0.5 and the weak one's is Mixtral's score.
+    Returns (router APGR, length APGR) on the pooled held-out predictions."""
+    import zlib
+
+    _, score, options = parse_variant(variant)
+    alpaca = data["alpacaeval2"]
+    mixtral = "Mixtral-8x7B-Instruct-v0.1_concise"
+    s_all: list[float] = []
+    strong: list[float] = []
+    weak: list[float] = []
+    lengths: list[float] = []
+    for k in range(folds):
+        inside = [zlib.crc32(str(r["id"]).encode()) % folds == k for r, _ in alpaca]
+        train_pairs = [p for name in common.TRAIN_FILES if name != "alpacaeval2" for p in data[name]]
+        train_pairs += [p for p, held_out in zip(alpaca, inside, strict=True) if not held_out]
+        held = [
+            p for p, held_out in zip(alpaca, inside, strict=True)
+            if held_out and p[0]["scores"].get(mixtral) is not None
+        ]
+        predictor = fit(score, train_pairs, featurizer, options)
+        s_all += scores(predictor, [f for _, f in held], score, RB_STRONG, RB_WEAK)
+        strong += [0.5] * len(held)
+        weak += [float(r["scores"][mixtral]) for r, _ in held]
+        lengths += [float(len(r["prompt"])) for r, _ in held]
+    if save:
+        import json
+
+        with open(save, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"variant": variant, "scores": s_all, "strong": strong, "weak": weak}) + "\n")
+    return apgr(s_all, strong, weak), apgr(lengths, strong, weak)
 
 
 def report_eval(
@@ -206,16 +278,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", required=True)
     parser.add_argument("--report-eval", action="store_true")
     parser.add_argument("--aiq", action="store_true", help="many-model AIQ on the held-out task instead of APGR")
+    parser.add_argument("--chat", action="store_true", help="also the 5-fold alpacaeval2 gpt-4 vs Mixtral APGR")
+    parser.add_argument("--cv", action="store_true", help="with --aiq: also the in-distribution 5-fold report")
+    parser.add_argument("--save", help="append the --chat held-out scores (JSON lines) to this file")
     parser.add_argument("--bootstrap", type=int, default=200, help="resamples for the --aiq intervals")
     args = parser.parse_args(argv)
     featurizer = PromptFeaturizer.load()
     data = load(featurizer)
     for variant in args.variant:
         if args.aiq:
-            print_aiq(variant, logo_aiq(variant, data, featurizer, args.bootstrap))
+            reports = logo_aiq(variant, data, featurizer, args.bootstrap)
+            if args.cv:
+                reports.append(cv_aiq(variant, data, featurizer, args.bootstrap))
+            print_aiq(variant, reports)
+            sys.stdout.flush()
             continue
         folds = logo(variant, data, featurizer)
         line = f"{variant:40s} LOGO " + " / ".join(f"{v:.3f}" for v in folds) + f" ({sum(folds) / 3:.3f})"
+        if args.chat:
+            chat, length = chat_folds(variant, data, featurizer, save=args.save)
+            line += f"   chat {chat:.3f} (length {length:.3f})"
         if args.report_eval:
             mmlu, gsm = report_eval(variant, data, featurizer)
             line += f"   eval {mmlu:.3f} / {gsm:.3f}"

@@ -117,6 +117,19 @@ def test_tiny_training_run(featurizer: PromptFeaturizer) -> None:
         train("forest", rows, featurizer=featurizer)
 
 
+def test_judge_reference_kept_only_when_asked(featurizer: PromptFeaturizer) -> None:
+    from switchpoint.routing.learned.train import prepare
+
+    rows = [{"id": str(i), "dataset": "judge", "prompt": f"Write a haiku about tide {i}.",
+             "scores": {"gpt4_1106_preview": 0.5, "claude-2": 0.1 * (i % 5), "never": None}} for i in range(6)]
+    dropped = prepare(rows, featurizer)
+    assert dropped.models == ["claude-v2"] and len(dropped.pairs) == 6
+    kept = prepare(rows, featurizer, keep_reference=True)
+    assert kept.models == ["claude-v2", "gpt-4-1106-preview"]
+    reference = kept.models.index("gpt-4-1106-preview")
+    assert sorted(v for _, m, v in kept.pairs if m == reference) == [0.5] * 6
+
+
 def test_length_prior_by_hand(featurizer: PromptFeaturizer) -> None:
     pytest.importorskip("numpy")
     from switchpoint.routing.learned.train import _length_prior

@@ -16,8 +16,9 @@ row order, to save time when fitting several models on the same rows.
 Data handling: model columns are pooled under canonical names (``profiles.canonical_training_name``:
 ``mistralai/mixtral-8x7b-chat`` and ``Mixtral-8x7B-Instruct-v0.1_concise`` are one model). A
 column constant within a dataset at a value strictly between 0 and 1 is a judge's reference, not an
-outcome, and is dropped (AlpacaEval's reference model is always 0.5). Each *source* (``dataset``)
-gets the same total weight.
+outcome, and is dropped (AlpacaEval's reference model, gpt-4-1106, is always 0.5) unless
+``keep_reference`` keeps it as that model's outcome (not shipped: RESEARCH.md, session 5). Each
+*source* (``dataset``) gets the same total weight.
 
 Objective (``mf``, ``linear``): soft-label logistic loss over every (prompt, model) outcome with
 
@@ -74,6 +75,7 @@ class TrainOptions:
     source_weights: Mapping[str, float] = field(default_factory=_default_source_weights)
     anchor_source: str = "routerbench_slices"  # the dataset whose scale the others are aligned to
     prefer_anchor: bool = False  # a model measured on the anchor takes its bias from there alone
+    keep_reference: bool = False  # keep a judge's reference column (constant score) as that model's outcome
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
@@ -100,7 +102,7 @@ def group_of(row: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def prepare(rows: Iterable[Mapping[str, Any]], featurizer: PromptFeaturizer,
-            features: Sequence[PromptFeatures] | None = None) -> TrainingData:
+            features: Sequence[PromptFeatures] | None = None, *, keep_reference: bool = False) -> TrainingData:
     rows = list(rows)
     if features is not None and len(features) != len(rows):
         raise ValueError(f"{len(features)} feature sets for {len(rows)} rows")
@@ -120,8 +122,9 @@ def prepare(rows: Iterable[Mapping[str, Any]], featurizer: PromptFeaturizer,
         source = group_of(row)[0]
         for name, value in merged.items():
             per_source.setdefault((source, name), []).append(value)
-    constant = {key for key, values in per_source.items()
-                if max(values) - min(values) < 1e-9 and 0.0 < values[0] < 1.0}
+    constant = set() if keep_reference else {
+        key for key, values in per_source.items() if max(values) - min(values) < 1e-9 and 0.0 < values[0] < 1.0
+    }
     models = sorted({name for (source, name) in per_source if (source, name) not in constant})
     index = {m: i for i, m in enumerate(models)}
     data = TrainingData([], [], [], [], models, [])
@@ -157,7 +160,7 @@ def train(kind: str, rows: Iterable[Mapping[str, Any]], *, featurizer: PromptFea
         raise ValueError(f"unknown predictor kind {kind!r}: expected one of {', '.join(KINDS)}")
     options = options or TrainOptions()
     featurizer = featurizer or PromptFeaturizer.load()
-    data = prepare(rows, featurizer, features)
+    data = prepare(rows, featurizer, features, keep_reference=options.keep_reference)
     if progress:
         progress(f"{len(data.texts)} prompts, {len(data.models)} models, {len(data.pairs)} outcomes")
     if kind == "knn":
