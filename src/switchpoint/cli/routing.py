@@ -28,6 +28,7 @@ def add_parsers(commands: Any) -> None:
     train.add_argument("data", nargs="+", metavar="DATA.jsonl", help="training rows: prompt, scores, cost")
     train.add_argument("--router", required=True, metavar="KIND", help="router kind: length or a learned kind (mf, …)")
     train.add_argument("--out", required=True, metavar="PATH", help="where to write the router artifact")
+    _training_arguments(train)
 
     evaluate = commands.add_parser(
         "eval", help="evaluate a router offline: APGR/CPT (two models) or AIQ (many), next to the baselines"
@@ -70,6 +71,7 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
         "--train if given, else the shipped artifact) or 'none' (baselines only). Default: default",
     )
     parser.add_argument("--train", nargs="+", metavar="DATA.jsonl", help="train the router on these files first")
+    _training_arguments(parser)
     parser.add_argument("--strong", metavar="MODEL", help="strong model (two-model mode; with --weak)")
     parser.add_argument("--weak", metavar="MODEL", help="weak model (two-model mode; with --strong)")
     parser.add_argument("--models", metavar="M1,M2,...|all", help="candidate models; 3+ with costs give AIQ")
@@ -82,6 +84,52 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
         help="rank a model of the data as a model the router knows, or as a tier (frontier, large, medium, small); "
         "repeatable. Unknown models without one are ranked as the tier of the known model nearest in price",
     )
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--length-prior", dest="length_prior", type=float, metavar="BETA",
+        help="learned kinds: the prior that stronger models gain on longer prompts, in logits per doubling of the "
+        "prompt length per tier step (shipped: 0.1; 0 leaves length to the data, e.g. for chat traffic)",
+    )
+    parser.add_argument(
+        "--source-weight", dest="source_weight", action="append", default=[], metavar="DATASET=W",
+        help="learned kinds: the total weight of the rows whose 'dataset' is DATASET (each dataset weighs 1 by "
+        "default; shipped: alpacaeval2=0.25); repeatable",
+    )
+
+
+def _train_options(args: argparse.Namespace, kind: str | None) -> Any:
+    """The learned trainer's options from ``--length-prior`` / ``--source-weight`` (None when neither is given)."""
+    if args.length_prior is None and not args.source_weight:
+        return None
+    from dataclasses import replace
+
+    from switchpoint.routing.evaluation.routers import LENGTH
+    from switchpoint.routing.learned.train import TrainOptions
+
+    if kind is None or kind == LENGTH:
+        raise _Usage("--length-prior and --source-weight train a learned router kind: give --router KIND or default")
+
+    options = TrainOptions()
+    changes: dict[str, Any] = {}
+    if args.length_prior is not None:
+        if not math.isfinite(args.length_prior):
+            raise _Usage("--length-prior must be a finite number")
+        changes["length_prior"] = args.length_prior
+    if args.source_weight:
+        weights = dict(options.source_weights)
+        for item in args.source_weight:
+            name, sep, value = item.partition("=")
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = -1.0
+            if not sep or not name or not math.isfinite(weight) or weight < 0:
+                raise _Usage(f"--source-weight {item!r}: expected DATASET=W with W a number ≥ 0")
+            weights[name] = weight
+        changes["source_weights"] = weights
+    return replace(options, **changes)
 
 
 class _Usage(Exception):
@@ -117,8 +165,9 @@ def _train(args: argparse.Namespace) -> int:
         raise _Usage(f"--out: no such directory {out.parent}")
     rows = load_rows(*args.data)
     kind = DEFAULT_KIND if args.router == "default" else args.router
+    options = _train_options(args, kind)
     _progress(f"training {kind} on {len(rows)} rows from {len(args.data)} file(s)")
-    router = train_router(kind, rows, _progress)
+    router = train_router(kind, rows, _progress, options=options)
     save_router(router, out)
     print(f"wrote {kind} router to {out}")
     return 0
@@ -233,6 +282,7 @@ class _Setup:
         self.router_ref: str = args.router
         self.profiles = _profiles(args.profile, models)
         self.seed: int = getattr(args, "seed", 0)
+        self._args = args
         self._loaded = ""  # name of the loaded router, once loaded
         self._check_protocol(args)
 
@@ -284,12 +334,19 @@ class _Setup:
         if self.folds:
             extra = f" plus {len(self.train_rows)} rows of --train" if self.train_rows else ""
             return (
-                f"in-distribution: {self.folds}-fold cross-validation on these rows{extra} "
+                f"in-distribution: {self.folds}-fold cross-validation on these rows{extra}{self._options_text()} "
                 "(trained on the other folds, pooled held-out predictions)"
             )
         if self.train_rows:
-            return f"trained on {len(self.train_rows)} rows of --train, evaluated on these rows"
+            return f"trained on {len(self.train_rows)} rows of --train{self._options_text()}, evaluated on these rows"
         return "pre-trained artifact, evaluated on these rows"
+
+    def _options_text(self) -> str:
+        given = []
+        if self._args.length_prior is not None:
+            given.append(f"--length-prior {self._args.length_prior:g}")
+        given += [f"--source-weight {item}" for item in self._args.source_weight]
+        return f" ({', '.join(given)})" if given else ""
 
     def predictions(self, what: str) -> list[Any] | None:
         """The router's two-model scores (``what="scores"``) or per-model qualities (``"qualities"``)."""
@@ -319,17 +376,21 @@ class _Setup:
             return router.qualities(rows, self.models)
 
         kind = self._kind()
+        if not (self.folds or self.train_rows) and (self._args.length_prior is not None or self._args.source_weight):
+            raise _Usage("--length-prior and --source-weight are training options: add --train or --folds")
         if self.folds:
             if kind is None:
                 raise _Usage("--folds trains a router kind on the other folds: give --router KIND or default")
             return cross_validated(
-                kind, self.rows, self.folds, predict, extra_train=self.train_rows, seed=self.seed, progress=_progress
+                kind, self.rows, self.folds, predict, extra_train=self.train_rows, seed=self.seed, progress=_progress,
+                options=_train_options(self._args, kind),
             )
         if self.train_rows:
             if kind is None:
                 raise _Usage("--train needs a router kind (--router KIND or default), not an artifact path")
+            options = _train_options(self._args, kind)
             _progress(f"training {kind} on {len(self.train_rows)} rows")
-            router = train_router(kind, self.train_rows, _progress)
+            router = train_router(kind, self.train_rows, _progress, options=options)
         else:
             router = load_router(LENGTH if kind == LENGTH else self.router_ref)
             self._loaded = router.name

@@ -24,6 +24,7 @@ from switchpoint.routing.levels import shifted
 
 if TYPE_CHECKING:
     from switchpoint.routing.learned.predictors import QualityPredictor
+    from switchpoint.routing.learned.train import TrainOptions
 
 __all__ = [
     "DEFAULT_KIND",
@@ -167,9 +168,14 @@ def learned_kinds() -> tuple[str, ...]:
     return tuple(KINDS)
 
 
-def train_router(kind: str, rows: Sequence[RoutingRow], progress: Progress | None = None) -> EvalRouter:
-    """Train a router of ``kind`` (``length`` or a learned kind) on ``rows``."""
+def train_router(
+    kind: str, rows: Sequence[RoutingRow], progress: Progress | None = None, *, options: TrainOptions | None = None
+) -> EvalRouter:
+    """Train a router of ``kind`` (``length`` or a learned kind) on ``rows``; ``options`` are the learned
+    trainer's (its defaults are the shipped router's)."""
     if kind == LENGTH:
+        if options is not None:
+            raise EvaluationError("training options apply to learned router kinds, not to length")
         return LengthRouter()
     kinds = learned_kinds()
     if kind not in kinds:
@@ -180,7 +186,7 @@ def train_router(kind: str, rows: Sequence[RoutingRow], progress: Progress | Non
     from switchpoint.routing.learned.train import train
 
     try:
-        predictor = train(kind, [row.as_dict() for row in rows], progress=progress)
+        predictor = train(kind, [row.as_dict() for row in rows], progress=progress, options=options)
     except ImportError as exc:  # numpy for training lives in an optional extra
         raise EvaluationError(f"training a {kind} router needs the training extra: {exc}") from None
     except ValueError as exc:
@@ -247,6 +253,7 @@ def cross_validated(
     extra_train: Sequence[RoutingRow] = (),
     seed: int = 0,
     progress: Progress | None = None,
+    options: TrainOptions | None = None,
 ) -> list[Any]:
     """K-fold cross-validation: for each fold, train ``kind`` on the other folds (plus ``extra_train``) and
     ``predict`` the held-out rows; the outputs are pooled back in row order."""
@@ -265,7 +272,7 @@ def cross_validated(
         train_rows = [*extra_train, *(rows[i] for i in range(len(rows)) if fold_of[i] != fold)]
         if progress:
             progress(f"fold {fold + 1}/{folds}: training {kind} on {len(train_rows)} rows, predicting {len(held)}")
-        router = train_router(kind, train_rows, progress)
+        router = train_router(kind, train_rows, progress, options=options)
         for i, value in zip(held, predict(router, [rows[i] for i in held]), strict=True):
             out[i] = value
     return out
