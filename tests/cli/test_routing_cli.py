@@ -382,7 +382,8 @@ def test_training_options_reach_the_trainer(toy_file: Path, tmp_path: Path, caps
     doublings = math.log2(len(long) + 1) - math.log2(len(short) + 1)
     assert gaps[1] - gaps[0] == pytest.approx(1.5 * doublings, abs=1e-3)
     capsys.readouterr()
-    argv = ["eval", str(toy_file), "--router", "mf", "--train", str(toy_file), "--length-prior", "0", "--bootstrap", "0"]
+    argv = ["eval", str(toy_file), "--router", "mf", "--train", str(toy_file), "--length-prior", "0",
+            "--bootstrap", "0"]
     assert main(argv) == 0
     assert "trained on 80 rows of --train (--length-prior 0), evaluated" in capsys.readouterr().out
 
@@ -390,7 +391,8 @@ def test_training_options_reach_the_trainer(toy_file: Path, tmp_path: Path, caps
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "{toy}", "--router", "length", "--out", "{tmp}/r.json", "--length-prior", "0"], "learned router kind"),
+        (["train", "{toy}", "--router", "length", "--out", "{tmp}/r.json", "--length-prior", "0"],
+         "learned router kind"),
         (["eval", "{toy}", "--router", "default", "--length-prior", "0"], "training options: add --train or --folds"),
         (["eval", "{toy}", "--router", "mf", "--train", "{toy}", "--source-weight", "toy"], "expected DATASET=W"),
         (["eval", "{toy}", "--router", "mf", "--folds", "2", "--source-weight", "toy=-1"], "expected DATASET=W"),
