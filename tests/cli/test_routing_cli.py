@@ -386,6 +386,14 @@ def test_training_options_reach_the_trainer(toy_file: Path, tmp_path: Path, caps
             "--bootstrap", "0"]
     assert main(argv) == 0
     assert "trained on 80 rows of --train (--length-prior 0), evaluated" in capsys.readouterr().out
+    # on a trained artifact, --length-prior replaces its prior: the β=1 artifact evaluated as β=0 is the β=0 one
+    pair = ["--strong", "gpt-4-1106-preview", "--weak", "mistralai/mistral-7b-chat", "--bootstrap", "0", "--json"]
+    assert main(["eval", str(toy_file), "--router", str(tmp_path / "mf-0.json.gz"), *pair]) == 0
+    as_trained = _json_last_line(capsys.readouterr().out)
+    assert main(["eval", str(toy_file), "--router", str(tmp_path / "mf-1.json.gz"), "--length-prior", "0", *pair]) == 0
+    captured = capsys.readouterr().out
+    assert "pre-trained artifact (--length-prior 0), evaluated" in captured
+    assert _json_last_line(captured)["apgr"] == pytest.approx(as_trained["apgr"], abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -393,7 +401,10 @@ def test_training_options_reach_the_trainer(toy_file: Path, tmp_path: Path, caps
     [
         (["train", "{toy}", "--router", "length", "--out", "{tmp}/r.json", "--length-prior", "0"],
          "learned router kind"),
-        (["eval", "{toy}", "--router", "default", "--length-prior", "0"], "training options: add --train or --folds"),
+        (["eval", "{toy}", "--router", "default", "--source-weight", "toy=1"],
+         "training option: add --train or --folds"),
+        (["eval", "{toy}", "--router", "length", "--strong", "gpt-4-1106-preview", "--weak", "mixtral-8x7b-chat",
+          "--length-prior", "0"], "not to length"),
         (["eval", "{toy}", "--router", "mf", "--train", "{toy}", "--source-weight", "toy"], "expected DATASET=W"),
         (["eval", "{toy}", "--router", "mf", "--folds", "2", "--source-weight", "toy=-1"], "expected DATASET=W"),
         (["train", "{toy}", "--router", "mf", "--out", "{tmp}/r.json", "--source-weight", "=1"], "expected DATASET=W"),

@@ -261,3 +261,51 @@ def test_zero_config_default_exposes_auto(monkeypatch: pytest.MonkeyPatch) -> No
     assert hosted.routers["auto"].default == "gpt-4o-mini"
     custom = default_config_data({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"})
     assert "routers" not in custom
+
+
+def test_learned_length_prior_replaces_the_artifacts(tmp_path: Path) -> None:
+    """``length_prior:`` on a learned policy: the shipped router served with the prior it was trained with
+    replaced (0 for chat traffic); a knn artifact has no prior to replace (a config error at start);
+    out-of-range values and the key on another policy kind are refused when the config is parsed."""
+    from switchpoint.routing.learned import load_predictor
+
+    real = {"strong": {"profile": "gpt-4o"}, "weak": {"profile": "mixtral-8x7b"}}
+    gateway = build_gateway(parse_config(learned_config(tmp_path, {"lambda": 10}, candidates=real, length_prior=0), {}))
+
+    async def start(gw: Any) -> None:
+        try:
+            await gw.start()
+        finally:
+            gw.routing.close()
+
+    asyncio.run(start(gateway))
+    served = gateway.routing.routers["auto"].policies[0].predictor
+    shipped = load_predictor("default")
+    assert served.meta["length_prior"] == 0 and shipped.meta["length_prior"] == 0.1
+    long_text = "Please review the following contract clause by clause. " * 60
+    names = ["gpt-4o", "mixtral-8x7b"]
+    assert served.predict(long_text, names) == pytest.approx(shipped.with_length_prior(0).predict(long_text, names))
+    gaps = [(q := p.predict(long_text, names))["gpt-4o"] - q["mixtral-8x7b"] for p in (served, shipped)]
+    assert gaps[0] < gaps[1]  # without the prior, a long prompt favours the strong model less
+
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned import save_predictor
+    from switchpoint.routing.learned.train import train
+
+    rows = [{"id": str(i), "prompt": f"question {i}", "scores": {"gpt-4o": 1.0, "mixtral-8x7b": float(i % 2)}}
+            for i in range(8)]
+    knn = tmp_path / "knn.json.gz"
+    save_predictor(train("knn", rows), knn)
+    gateway = build_gateway(parse_config(learned_config(tmp_path, {"lambda": 10}, artifact=str(knn),
+                                                        candidates=real, length_prior=0), {}))
+    with pytest.raises(ConfigError, match=r"policies\[0\]: length_prior applies to mf and linear routers, not to knn"):
+        asyncio.run(start(gateway))
+
+    for bad in (1.5, float("nan")):
+        with pytest.raises(ConfigError, match="length_prior"):
+            parse_config(learned_config(tmp_path, {"lambda": 10}, length_prior=bad), {})
+    rules = {"models": [{"name": "a", "provider": "openai_compat", "api_base": "http://x/v1"}],
+             "routers": {"auto": {"default": "a", "policies": [
+                 {"kind": "rules", "rules": [{"when": "true", "to": "a"}], "length_prior": 0}]}}}
+    with pytest.raises(ConfigError, match="length_prior"):
+        parse_config(rules, {})

@@ -339,7 +339,20 @@ class _Setup:
             )
         if self.train_rows:
             return f"trained on {len(self.train_rows)} rows of --train{self._options_text()}, evaluated on these rows"
-        return "pre-trained artifact, evaluated on these rows"
+        return f"pre-trained artifact{self._options_text()}, evaluated on these rows"
+
+    @staticmethod
+    def _set_length_prior(router: Any, beta: float) -> None:
+        """``--length-prior`` on a trained artifact: its prior replaced (it is added after fitting)."""
+        change = getattr(getattr(router, "predictor", None), "with_length_prior", None)
+        if change is None:
+            raise _Usage(f"--length-prior applies to mf and linear routers, not to {router.name}")
+        if not math.isfinite(beta):
+            raise _Usage("--length-prior must be a finite number")
+        try:
+            router.predictor = change(beta)
+        except ValueError as exc:
+            raise _Usage(f"--length-prior: {exc}") from None
 
     def _options_text(self) -> str:
         given = []
@@ -376,8 +389,8 @@ class _Setup:
             return router.qualities(rows, self.models)
 
         kind = self._kind()
-        if not (self.folds or self.train_rows) and (self._args.length_prior is not None or self._args.source_weight):
-            raise _Usage("--length-prior and --source-weight are training options: add --train or --folds")
+        if not (self.folds or self.train_rows) and self._args.source_weight:
+            raise _Usage("--source-weight is a training option: add --train or --folds")
         if self.folds:
             if kind is None:
                 raise _Usage("--folds trains a router kind on the other folds: give --router KIND or default")
@@ -394,6 +407,8 @@ class _Setup:
         else:
             router = load_router(LENGTH if kind == LENGTH else self.router_ref)
             self._loaded = router.name
+            if self._args.length_prior is not None:
+                self._set_length_prior(router, self._args.length_prior)
         _progress(f"predicting {len(self.rows)} prompts with {router.name}")
         return list(predict(router, self.rows))
 

@@ -247,8 +247,12 @@ def _learned_policy(
                            output_tokens=spec.output_tokens or rc.output_tokens)
     artifact, share, calibration = spec.artifact or "default", goal["strong_share"], spec.calibration
 
+    length_prior = spec.length_prior
+
     def load(artifacts: Artifacts) -> None:  # in the analysis loader's worker thread
         predictor = learned.load_predictor(artifact)
+        if length_prior is not None:
+            predictor = _with_length_prior(predictor, length_prior, where)
         try:  # every candidate's profile must resolve: fail at start-up, not on each request
             predictor.predict("", [c.profile for c in candidates])
         except KeyError as exc:
@@ -261,6 +265,18 @@ def _learned_policy(
 
     analysis.on_load.append(load)
     return policy
+
+
+def _with_length_prior(predictor: Any, beta: float, where: str) -> Any:
+    """The predictor with its length prior replaced (``length_prior:``), or a ConfigError saying why not."""
+    change = getattr(predictor, "with_length_prior", None)
+    message = f"{where}: length_prior applies to mf and linear routers, not to {predictor.kind}"
+    if change is not None:
+        try:
+            return change(beta)
+        except ValueError as exc:
+            message = f"{where}: length_prior: {exc}"
+    raise ConfigError(message, [message])
 
 
 def _calibration_predictions(predictor: Any, policy: LearnedPolicy, path: str) -> list[dict[str, float]]:

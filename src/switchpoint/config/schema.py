@@ -332,7 +332,7 @@ _POLICY_FIELDS: dict[str, tuple[set[str], set[str]]] = {  # kind -> (required, a
     "rules": ({"rules"}, {"rules"}),
     "semantic": ({"routes"}, {"routes", "threshold"}),
     "learned": ({"candidates", "objective"},
-                {"candidates", "objective", "artifact", "calibration", "output_tokens", "adapt"}),
+                {"candidates", "objective", "artifact", "calibration", "output_tokens", "adapt", "length_prior"}),
     "cascade": ({"start"}, {"start"}),
 }
 
@@ -355,6 +355,11 @@ class PolicyConfig(StrictModel):
     calibration: str | None = Field(default=None, description="JSONL of prompts to calibrate strong_share on")
     output_tokens: int | None = Field(default=None, gt=0, description="expected output when max_tokens is not given")
     adapt: AdaptConfig | None = Field(default=None, description="refit the candidates' levels from logged feedback")
+    length_prior: float | None = Field(
+        default=None, ge=-1, le=1, allow_inf_nan=False,
+        description="learned (mf/linear): replace the artifact's length prior, in logits per doubling of the prompt "
+        "length per tier step (the default router's is 0.1; 0 suits chat traffic)",
+    )
     # cascade
     start: str | None = Field(default=None, description="the model group where the cascade chain starts")
 
@@ -372,7 +377,8 @@ class PolicyConfig(StrictModel):
     def _fields_for_kind(self) -> PolicyConfig:
         required, allowed = _POLICY_FIELDS[self.kind]
         given = {name for name in ("rules", "routes", "threshold", "artifact", "candidates", "objective",
-                                   "calibration", "output_tokens", "adapt", "start") if getattr(self, name) is not None}
+                                   "calibration", "output_tokens", "adapt", "length_prior", "start")
+                 if getattr(self, name) is not None}
         missing = sorted(required - given)
         if missing:
             raise ValueError(f"a {self.kind} policy needs {', '.join(missing)}")

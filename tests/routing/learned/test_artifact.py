@@ -130,6 +130,39 @@ def test_judge_reference_kept_only_when_asked(featurizer: PromptFeaturizer) -> N
     assert sorted(v for _, m, v in kept.pairs if m == reference) == [0.5] * 6
 
 
+def test_length_prior_replaced_after_training(featurizer: PromptFeaturizer) -> None:
+    """The prior is added after fitting, so replacing it on a trained predictor gives the predictor trained
+    with the new one (tiers included: a name resolved to a tier shifts with it)."""
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import TrainOptions, train
+
+    rows = [{"id": str(i), "dataset": "toy", "prompt": "Explain why the sky is blue. " * (1 + i % 9),
+             "scores": {"gpt-4-1106-preview": 1.0, "mistral-7b-chat": float(i % 3 == 0), "acme-70b": 0.5 + (i % 2) / 4}}
+            for i in range(36)]
+    fits = {beta: train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=60, rank=2,
+                                                                                 length_prior=beta))
+            for beta in (0.0, 0.3)}
+    assert isinstance(fits[0.3], FactorPredictor) and fits[0.3].meta["length_prior"] == 0.3
+    moved = fits[0.3].with_length_prior(0.0)
+    assert moved.meta["length_prior"] == 0.0 and fits[0.3].meta["length_prior"] == 0.3  # a new predictor
+    names = ["gpt-4-1106-preview", "mistral-7b-chat", "acme-70b", "tier:frontier", "tier:small", "other-3b"]
+    for text in ("Hi", "Explain why the sky is blue. " * 200):
+        expected, got = fits[0.0].predict(text, names), moved.predict(text, names)
+        assert got == pytest.approx(expected, abs=1e-5)
+    unrecorded = _hand_made(featurizer)
+    with pytest.raises(ValueError, match="does not record the length prior"):
+        unrecorded.with_length_prior(0.0)
+
+
+def test_default_router_records_its_length_prior() -> None:
+    predictor = load_predictor("default")
+    assert isinstance(predictor, FactorPredictor) and predictor.meta["length_prior"] == 0.1
+    same = predictor.with_length_prior(0.1)
+    text = "Summarise this report. " * 80
+    names = ["gpt-4o", "mixtral-8x7b"]
+    assert same.predict(text, names) == pytest.approx(predictor.predict(text, names))
+
+
 def test_length_prior_by_hand(featurizer: PromptFeaturizer) -> None:
     pytest.importorskip("numpy")
     from switchpoint.routing.learned.train import _length_prior

@@ -26,9 +26,24 @@ from operator import mul
 from typing import Any, Protocol, runtime_checkable
 
 from switchpoint.routing.learned.features import PromptFeaturizer
-from switchpoint.routing.learned.profiles import ProfileRegistry, Resolution
+from switchpoint.routing.learned.profiles import TIER_RANK, ProfileRegistry, Resolution, builtin_tier
 
-__all__ = ["FactorPredictor", "KNNPredictor", "QualityPredictor"]
+__all__ = ["FactorPredictor", "KNNPredictor", "QualityPredictor", "length_prior_shift"]
+
+_LENGTH_SCALE = 14.0  # the "len" feature is log2(chars + 1) / 14
+_LENGTH_CENTRE = 10.0  # log2 of 1 KB: the prior changes nothing for a prompt of that length
+
+
+def length_prior_shift(params: tuple[float, list[float]], tier: str, beta: float,
+                       index: int) -> tuple[float, list[float]]:
+    """A model's (bias, dense weights) with the length prior added: ``beta`` logits per doubling of the
+    prompt's length per tier step, centred at 1 KB and between the medium and large tiers
+    (``index``: the ``len`` feature's position). Additive, so a prior can be taken off or changed later."""
+    bias, weights = params
+    step = TIER_RANK[tier] - 1.5
+    shifted = list(weights)
+    shifted[index] = round(shifted[index] + beta * step * _LENGTH_SCALE, 6)
+    return bias - beta * step * _LENGTH_CENTRE, shifted
 
 
 @runtime_checkable
@@ -78,6 +93,23 @@ class FactorPredictor:
 
     def resolve(self, name: str) -> Resolution:
         return self.registry.resolve(name)
+
+    def with_length_prior(self, beta: float) -> FactorPredictor:
+        """This predictor with its length prior set to ``beta`` (see :func:`length_prior_shift`) instead of
+        the one it was trained with, as if trained with ``beta``: the prior is added after fitting. Models
+        of no known tier have none. Raises ValueError when the artifact does not record its prior."""
+        trained = self.meta.get("length_prior")
+        if not isinstance(trained, (int, float)):
+            raise ValueError("this router does not record the length prior it was trained with; retrain it")
+        delta = beta - float(trained)
+        index = self.featurizer.dense_names.index("len")
+        models = {}
+        for name, params in self._models.items():
+            tier = builtin_tier(name)
+            models[name] = params if tier is None else length_prior_shift(params, tier, delta, index)
+        tiers = {t: length_prior_shift(p, t, delta, index) if t in TIER_RANK else p for t, p in self._tiers.items()}
+        return FactorPredictor(self.kind, self.featurizer, offset=self.offset, models=models, tiers=tiers,
+                               sparse=self.sparse, registry=self.registry, meta={**self.meta, "length_prior": beta})
 
     def _params(self, name: str) -> tuple[float, list[float]]:
         found = self._resolved.get(name)

@@ -201,6 +201,17 @@ class ProfileRegistry:
         return tier_from_size(name) or tier_from_size(how.model or name)
 
 
+TIER_RANK = {"small": 0.0, "medium": 1.0, "large": 2.0, "frontier": 3.0}
+
+
+def builtin_tier(model: str) -> str | None:
+    """A model's tier by its built-in profile (exact name), else by the size in its name; None if neither."""
+    for profile in BUILTIN_PROFILES:
+        if profile.name == model:
+            return profile.tier
+    return tier_from_size(model)
+
+
 def canonical_training_name(column: str, columns: Iterable[str]) -> str | None:
     """The model identity a training-data column is pooled under, or None to skip the column.
 

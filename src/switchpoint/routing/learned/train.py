@@ -39,13 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchpoint.routing.learned.features import PromptFeatures, PromptFeaturizer
-from switchpoint.routing.learned.predictors import FactorPredictor, KNNPredictor
-from switchpoint.routing.learned.profiles import (
-    BUILTIN_PROFILES,
-    ProfileRegistry,
-    canonical_training_name,
-    tier_from_size,
-)
+from switchpoint.routing.learned.predictors import FactorPredictor, KNNPredictor, length_prior_shift
+from switchpoint.routing.learned.profiles import ProfileRegistry, builtin_tier, canonical_training_name
 
 __all__ = ["KINDS", "TrainOptions", "TrainingData", "prepare", "train"]
 
@@ -145,13 +140,6 @@ def prepare(rows: Iterable[Mapping[str, Any]], featurizer: PromptFeaturizer,
     return data
 
 
-def _tier_of(model: str) -> str | None:
-    for profile in BUILTIN_PROFILES:
-        if profile.name == model:
-            return profile.tier
-    return tier_from_size(model)
-
-
 def train(kind: str, rows: Iterable[Mapping[str, Any]], *, featurizer: PromptFeaturizer | None = None,
           features: Sequence[PromptFeatures] | None = None, options: TrainOptions | None = None,
           progress: Callable[[str], None] | None = None) -> FactorPredictor | KNNPredictor:
@@ -171,7 +159,7 @@ def train(kind: str, rows: Iterable[Mapping[str, Any]], *, featurizer: PromptFea
 def _tiers(models: Sequence[str]) -> dict[str, list[str]]:
     tiers: dict[str, list[str]] = {}
     for m in models:
-        tier = _tier_of(m)
+        tier = builtin_tier(m)
         if tier is not None:
             tiers.setdefault(tier, []).append(m)
     return tiers
@@ -235,7 +223,7 @@ def _common_scale(levels: Mapping[str, Mapping[str, float]], anchor: str) -> dic
     base = {m: per[anchor] for m, per in levels.items() if anchor in per}
     tier_level: dict[str, list[float]] = {}
     for m, level in base.items():
-        tier = _tier_of(m)
+        tier = builtin_tier(m)
         if tier is not None:
             tier_level.setdefault(tier, []).append(level)
     for source in sorted(sources - {anchor}):
@@ -244,12 +232,11 @@ def _common_scale(levels: Mapping[str, Mapping[str, float]], anchor: str) -> dic
             shift[source] = sum(shared) / len(shared)
             continue
         placed = [sum(tier_level[t]) / len(tier_level[t]) - per[source] for m, per in levels.items()
-                  if source in per and (t := _tier_of(m)) is not None and t in tier_level]
+                  if source in per and (t := builtin_tier(m)) is not None and t in tier_level]
         shift[source] = sum(placed) / len(placed) if placed else 0.0
     return shift
 
 
-TIER_RANK = {"small": 0.0, "medium": 1.0, "large": 2.0, "frontier": 3.0}
 
 
 def _length_prior(models: dict[str, tuple[float, list[float]]], featurizer: PromptFeaturizer,
@@ -261,17 +248,10 @@ def _length_prior(models: dict[str, tuple[float, list[float]]], featurizer: Prom
     its tasks), but prompt length is the known strong baseline of routing benchmarks; the prior adds it
     to the learned weights with a fixed, untuned strength. Models of no known tier are left as learned."""
     index = featurizer.dense_names.index("len")
-    scale = 14.0  # the "len" feature is log2(chars + 1) / 14
     out = {}
-    for name, (bias, weights) in models.items():
-        tier = _tier_of(name)
-        if tier is None:
-            out[name] = (bias, weights)
-            continue
-        step = TIER_RANK[tier] - 1.5
-        w = list(weights)
-        w[index] = round(w[index] + beta * step * scale, 6)
-        out[name] = (bias - beta * step * 10.0, w)
+    for name, params in models.items():
+        tier = builtin_tier(name)
+        out[name] = params if tier is None else length_prior_shift(params, tier, beta, index)
     return out
 
 
@@ -408,4 +388,5 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
                            registry=ProfileRegistry(data.models, tiers),
                            meta={"tier_members": tier_members, "rank": rank, "l2": options.l2,
+                                 "length_prior": options.length_prior,
                                  "group_effects": options.group_effects, "iterations": options.iterations})
