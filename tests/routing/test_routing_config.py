@@ -287,6 +287,10 @@ def test_learned_length_prior_replaces_the_artifacts(tmp_path: Path) -> None:
     assert served.predict(long_text, names) == pytest.approx(shipped.with_length_prior(0).predict(long_text, names))
     gaps = [(q := p.predict(long_text, names))["gpt-4o"] - q["mixtral-8x7b"] for p in (served, shipped)]
     assert gaps[0] < gaps[1]  # without the prior, a long prompt favours the strong model less
+    request = validate_chat_body({"model": "auto", "messages": [{"role": "user", "content": long_text}]},
+                                 request_id="r")
+    decision, _ = asyncio.run(gateway.routing.decide(gateway.routing.routers["auto"], request))
+    assert decision.detail["length_prior"] == 0  # the decision says which prior it was made with
 
     pytest.importorskip("numpy")
     from switchpoint.routing.learned import save_predictor

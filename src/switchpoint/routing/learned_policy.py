@@ -212,6 +212,9 @@ class LearnedPolicy:
         reason = f"learned ({objective}): {won.name} q={won.quality:.2f} cost=${won.cost:.6f}"
         detail: dict[str, Any] = {"predictor": getattr(self.predictor, "kind", "?"), "objective": self.objective,
                                   "prompt_tokens": prompt_tokens, "output_tokens": output}
+        prior = getattr(self.predictor, "meta", {}).get("length_prior")
+        if prior is not None:  # mf/linear: the length prior the predictions were made with (length_prior:)
+            detail["length_prior"] = prior
         if any(levels.values()):  # the shifts in the recorded qualities: what a refit takes back out
             detail["levels"] = {g: round(v, 6) for g, v in levels.items()}
         return RouteDecision(choice.winner, self.name, self.kind, reason, candidates, detail=detail)
