@@ -409,6 +409,7 @@ def test_training_options_reach_the_trainer(toy_file: Path, tmp_path: Path, caps
         (["eval", "{toy}", "--router", "mf", "--folds", "2", "--source-weight", "toy=-1"], "expected DATASET=W"),
         (["train", "{toy}", "--router", "mf", "--out", "{tmp}/r.json", "--source-weight", "=1"], "expected DATASET=W"),
         (["train", "{toy}", "--router", "mf", "--out", "{tmp}/r.json", "--length-prior", "nan"], "finite number"),
+        (["train", "{toy}", "--router", "knn", "--out", "{tmp}/r.json", "--source-weight", "toy=2"], "not to knn"),
     ],
 )
 def test_training_option_usage_errors(

@@ -89,12 +89,13 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--length-prior", dest="length_prior", type=float, metavar="BETA",
-        help="learned kinds: the prior that stronger models gain on longer prompts, in logits per doubling of the "
-        "prompt length per tier step (shipped: 0.1; 0 leaves length to the data, e.g. for chat traffic)",
+        help="mf and linear routers: the prior that stronger models gain on longer prompts, in logits per doubling "
+        "of the prompt length per tier step (shipped: 0.1; 0 leaves length to the data, e.g. for chat traffic); "
+        "on an artifact, it replaces the artifact's prior",
     )
     parser.add_argument(
         "--source-weight", dest="source_weight", action="append", default=[], metavar="DATASET=W",
-        help="learned kinds: the total weight of the rows whose 'dataset' is DATASET (each dataset weighs 1 by "
+        help="mf and linear routers: the total weight of the rows whose 'dataset' is DATASET (each dataset weighs 1 by "
         "default; shipped: alpacaeval2=0.25); repeatable",
     )
 
@@ -110,6 +111,8 @@ def _train_options(args: argparse.Namespace, kind: str | None) -> Any:
 
     if kind is None or kind == LENGTH:
         raise _Usage("--length-prior and --source-weight train a learned router kind: give --router KIND or default")
+    if kind == "knn":  # nearest neighbours have no weights for a prior, and average outcomes unweighted
+        raise _Usage("--length-prior and --source-weight apply to mf and linear routers, not to knn")
 
     options = TrainOptions()
     changes: dict[str, Any] = {}
