@@ -38,7 +38,7 @@ from typing import Any
 
 import common
 
-from switchpoint.routing.evaluation.data import load_rows, models_in, rows_with
+from switchpoint.routing.evaluation.data import RoutingRow, load_rows, models_in, rows_with
 from switchpoint.routing.evaluation.metrics import apgr
 from switchpoint.routing.evaluation.report import ManyModelReport, many_model_report
 from switchpoint.routing.evaluation.routers import PredictorRouter
@@ -145,6 +145,15 @@ def logo(
     return results
 
 
+def _aiq_setup(variant: str) -> tuple[str, TrainOptions, list[RoutingRow], list[str]]:
+    """The variant's score and options, RouterBench's rows and its models with costs (as ``--models all``)."""
+    _, score, options = parse_variant(variant)
+    if score == "pair":
+        raise SystemExit("--aiq needs absolute q̂: the pairwise model's are meaningless")
+    rows = load_rows(common.ROUTING / "routerbench_train.jsonl")
+    return score, options, rows, [m for m in models_in(rows) if any(r.cost.get(m) is not None for r in rows)]
+
+
 def logo_aiq(
     variant: str,
     data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]],
@@ -152,11 +161,7 @@ def logo_aiq(
     resamples: int,
 ) -> list[ManyModelReport]:
     """Per held-out RouterBench task: the many-model report (AIQ, zero router, oracle) of the variant's q̂."""
-    _, score, options = parse_variant(variant)
-    if score == "pair":
-        raise SystemExit("--aiq needs absolute q̂: the pairwise model's are meaningless")
-    rows = load_rows(common.ROUTING / "routerbench_train.jsonl")
-    models = [m for m in models_in(rows) if any(r.cost.get(m) is not None for r in rows)]  # as --models all
+    score, options, rows, models = _aiq_setup(variant)
     reports, pooled_rows, pooled_q = [], [], []
     for task in TASKS:
         held = rows_with([r for r in rows if r.meta.get("eval_name") == task], models, need_cost=True)
@@ -183,9 +188,7 @@ def cv_aiq(
     other folds plus routerdc7_train and alpacaeval2; the held-out predictions pooled into one report."""
     import zlib
 
-    _, score, options = parse_variant(variant)
-    rows = load_rows(common.ROUTING / "routerbench_train.jsonl")
-    models = [m for m in models_in(rows) if any(r.cost.get(m) is not None for r in rows)]
+    score, options, rows, models = _aiq_setup(variant)
     held_rows, held_q = [], []
     others = [p for name in common.TRAIN_FILES if name != "routerbench_train" for p in data[name]]
     for k in range(folds):

@@ -117,9 +117,7 @@ def _train_options(args: argparse.Namespace, kind: str | None) -> Any:
     options = TrainOptions()
     changes: dict[str, Any] = {}
     if args.length_prior is not None:
-        if not math.isfinite(args.length_prior):
-            raise _Usage("--length-prior must be a finite number")
-        changes["length_prior"] = args.length_prior
+        changes["length_prior"] = _finite_length_prior(args.length_prior)
     if args.source_weight:
         weights = dict(options.source_weights)
         for item in args.source_weight:
@@ -133,6 +131,12 @@ def _train_options(args: argparse.Namespace, kind: str | None) -> Any:
             weights[name] = weight
         changes["source_weights"] = weights
     return replace(options, **changes)
+
+
+def _finite_length_prior(beta: float) -> float:
+    if not math.isfinite(beta):
+        raise _Usage("--length-prior must be a finite number")
+    return beta
 
 
 class _Usage(Exception):
@@ -350,10 +354,8 @@ class _Setup:
         change = getattr(getattr(router, "predictor", None), "with_length_prior", None)
         if change is None:
             raise _Usage(f"--length-prior applies to mf and linear routers, not to {router.name}")
-        if not math.isfinite(beta):
-            raise _Usage("--length-prior must be a finite number")
         try:
-            router.predictor = change(beta)
+            router.predictor = change(_finite_length_prior(beta))
         except ValueError as exc:
             raise _Usage(f"--length-prior: {exc}") from None
 

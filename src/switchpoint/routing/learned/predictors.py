@@ -28,10 +28,22 @@ from typing import Any, Protocol, runtime_checkable
 from switchpoint.routing.learned.features import PromptFeaturizer
 from switchpoint.routing.learned.profiles import TIER_RANK, ProfileRegistry, Resolution, builtin_tier
 
-__all__ = ["FactorPredictor", "KNNPredictor", "QualityPredictor", "length_prior_shift"]
+__all__ = ["FactorPredictor", "KNNPredictor", "QualityPredictor", "add_length_prior", "length_prior_shift"]
 
 _LENGTH_SCALE = 14.0  # the "len" feature is log2(chars + 1) / 14
 _LENGTH_CENTRE = 10.0  # log2 of 1 KB: the prior changes nothing for a prompt of that length
+
+
+def add_length_prior(models: Mapping[str, tuple[float, list[float]]], featurizer: PromptFeaturizer,
+                     beta: float) -> dict[str, tuple[float, list[float]]]:
+    """Each model's (bias, dense weights) with ``beta`` of length prior added (:func:`length_prior_shift`);
+    models of no known tier (``builtin_tier``) are left as they are."""
+    index = featurizer.dense_names.index("len")
+    out = {}
+    for name, params in models.items():
+        tier = builtin_tier(name)
+        out[name] = params if tier is None else length_prior_shift(params, tier, beta, index)
+    return out
 
 
 def length_prior_shift(params: tuple[float, list[float]], tier: str, beta: float,
@@ -102,11 +114,8 @@ class FactorPredictor:
         if not isinstance(trained, (int, float)):
             raise ValueError("this router does not record the length prior it was trained with; retrain it")
         delta = beta - float(trained)
+        models = add_length_prior(self._models, self.featurizer, delta)
         index = self.featurizer.dense_names.index("len")
-        models = {}
-        for name, params in self._models.items():
-            tier = builtin_tier(name)
-            models[name] = params if tier is None else length_prior_shift(params, tier, delta, index)
         tiers = {t: length_prior_shift(p, t, delta, index) if t in TIER_RANK else p for t, p in self._tiers.items()}
         return FactorPredictor(self.kind, self.featurizer, offset=self.offset, models=models, tiers=tiers,
                                sparse=self.sparse, registry=self.registry, meta={**self.meta, "length_prior": beta})

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchpoint.routing.learned.features import PromptFeatures, PromptFeaturizer
-from switchpoint.routing.learned.predictors import FactorPredictor, KNNPredictor, length_prior_shift
+from switchpoint.routing.learned.predictors import FactorPredictor, KNNPredictor, add_length_prior
 from switchpoint.routing.learned.profiles import ProfileRegistry, builtin_tier, canonical_training_name
 
 __all__ = ["KINDS", "TrainOptions", "TrainingData", "prepare", "train"]
@@ -247,12 +247,7 @@ def _length_prior(models: dict[str, tuple[float, list[float]]], featurizer: Prom
     The training data cannot teach this for strong-vs-weak pairs (length barely ranks the gains within
     its tasks), but prompt length is the known strong baseline of routing benchmarks; the prior adds it
     to the learned weights with a fixed, untuned strength. Models of no known tier are left as learned."""
-    index = featurizer.dense_names.index("len")
-    out = {}
-    for name, params in models.items():
-        tier = builtin_tier(name)
-        out[name] = params if tier is None else length_prior_shift(params, tier, beta, index)
-    return out
+    return add_length_prior(models, featurizer, beta)
 
 
 def _design(data: TrainingData, options: TrainOptions) -> tuple[Any, Any, list[str]]:
