@@ -160,6 +160,7 @@ class LearnedPolicy:
         self.levels: dict[str, float] = {c.group: c.level for c in self.candidates}
         #: How the levels were set: ``config``, or what the last fit from feedback used.
         self.levels_source: dict[str, Any] = {"from": "config"}
+        self._profiles = [c.profile for c in self.candidates]
         self._share: tuple[float, list[dict[str, float]], Callable[[float], DecisionRule],
                            Callable[[Sequence[float], float], float]] | None = None  # fmt: skip
 
@@ -191,7 +192,7 @@ class LearnedPolicy:
         if self.predictor is None:
             return None
         levels = self.levels
-        predicted = self.predictor.predict(ctx.text, [c.profile for c in self.candidates])
+        predicted = self.predictor.predict(ctx.text, self._profiles)
         qualities = {c.group: shifted(float(predicted[c.profile]), levels[c.group]) for c in self.candidates}
         prompt_tokens = ctx.features.prompt_tokens if ctx.features is not None else 0
         output = expected_output_tokens(ctx.request.body, self.output_tokens)
