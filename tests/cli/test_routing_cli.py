@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -84,9 +85,63 @@ def test_eval_many_models_reports_aiq_baselines(many_file: Path, capsys: pytest.
     assert baselines["oracle"]["aiq"] > baselines["zero_router"]["aiq"]
 
 
-def test_eval_many_models_needs_costs(many_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", str(many_file), "--router", "none", "--models", "a,b,d"]) == 2
+def test_eval_many_models_needs_costs_for_aiq(many_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(many_file), "--router", "none", "--models", "a,b,d", "--objective", "aiq"]) == 2
     assert "AIQ needs costs; no cost for d" in capsys.readouterr().err
+
+
+def test_eval_many_models_without_costs_compares_quality(many_file: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # a listed model without costs: AIQ is out of reach, so "auto" compares the models on quality alone
+    assert main(["eval", str(many_file), "--router", "none", "--models", "a,b,d", "--bootstrap", "10", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "no costs to compare: comparing the models on quality alone" in captured.err
+    data = _json_last_line(captured.out)
+    assert data["mode"] == "quality" and data["quality"] is None and data["aiq"] is None
+    assert set(data["models"]) == {"a", "b", "d"}  # type: ignore[arg-type]
+    assert data["baselines"]["best_single"]["model"] == "a"  # type: ignore[index]
+    # "all" with costs gives AIQ; --objective quality compares all four on quality
+    assert main(["eval", str(many_file), "--router", "none", "--objective", "quality", "--bootstrap", "0",
+                 "--json"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    assert data["mode"] == "quality" and set(data["models"]) == {"a", "b", "c", "d"}  # type: ignore[arg-type]
+    assert main(["eval", str(many_file), "--strong", "a", "--weak", "b", "--objective", "quality"]) == 2
+    assert "--objective applies to --models" in capsys.readouterr().err
+
+
+def test_learned_router_quality_mode_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Models without costs whose best one depends on the prompt (as in RouterDC's data): a knn router trained on
+    them picks per prompt and beats the best single model; the report, its JSON line and its plot."""
+    import random
+
+    rng = random.Random(1)
+    topics = {"mistral-7b-chat": ["algebra", "integral", "equation"], "zephyr-7b-beta": ["poem", "story", "sonnet"],
+              "llama-3-8b": ["python", "function", "compile"]}  # fmt: skip
+    rows: list[dict[str, object]] = []
+    for i in range(90):
+        good = list(topics)[i % 3]
+        prompt = " ".join(rng.choice(topics[good]) for _ in range(6))
+        rows.append({"id": str(i), "dataset": "toy", "prompt": prompt, "cost": {},
+                     "scores": {m: 1.0 if m == good else float(rng.random() < 0.2) for m in topics}})
+    data_file = _rows(tmp_path / "nocost.jsonl", rows)
+    artifact = tmp_path / "knn.json.gz"
+    assert main(["train", str(data_file), "--router", "knn", "--out", str(artifact)]) == 0
+    capsys.readouterr()
+    png = tmp_path / "quality.png"
+    argv = ["eval", str(data_file), "--router", str(artifact), "--bootstrap", "20", "--json"]
+    if importlib.util.find_spec("matplotlib") is not None:
+        argv += ["--plot", str(png)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "router minus best single model" in out
+    data = _json_last_line(out)
+    assert data["mode"] == "quality" and isinstance(data["quality"], float)
+    best = data["baselines"]["best_single"]["quality"]  # type: ignore[index]
+    assert best < 0.6 < data["quality"]
+    assert data["vs_best_single"]["ci"][0] > 0  # type: ignore[index]
+    assert all(share > 0.2 for share in data["picks"].values())  # type: ignore[union-attr]
+    if "--plot" in argv:
+        assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_length_router_cannot_rank_many_models(many_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,6 +44,12 @@ def add_parsers(commands: Any) -> None:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the resamples and folds (0)")
     evaluate.add_argument("--json", action="store_true", help="end with one JSON object on the last stdout line")
     evaluate.add_argument("--plot", metavar="FILE.png", help="draw the cost-quality curves (needs the [eval] extra)")
+    evaluate.add_argument(
+        "--objective", choices=("auto", "aiq", "quality"), default="auto",
+        help="with --models: 'aiq' compares cost and quality (models need costs); 'quality' compares the mean quality "
+        "of the model the router predicts best with the best single model and the oracle (no costs needed); 'auto' "
+        "(default) is aiq when costs allow it, else quality",
+    )
 
     calibrate = commands.add_parser(
         "calibrate", help="set a router's threshold (two models) or λ (many) for a target share or cost"
@@ -243,6 +249,12 @@ def _levels_file(path: str, models: Sequence[str]) -> dict[str, float]:
     return out
 
 
+def _costs_missing(models: Sequence[str], rows: Sequence[Any], *, listed: bool) -> bool:
+    """Whether AIQ is out of reach: a listed model has no cost, or fewer than two of "all" have any."""
+    costed = [m for m in models if any(row.cost.get(m) is not None for row in rows)]
+    return len(costed) < len(models) if listed else len(costed) < 2
+
+
 def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str]:
     """The models with costs, for AIQ. Models listed by name must all have costs; from "all", the others are left
     out (said on stderr)."""
@@ -251,7 +263,8 @@ def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str
     if missing and listed:
         raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")
     if missing:
-        _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)})")
+        _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)}); "
+                  "--objective quality compares them all on quality alone")
     if len(costed) < 2:
         raise _Usage("AIQ needs at least two models with costs; compare two models with --strong and --weak")
     return costed
@@ -260,7 +273,8 @@ def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str
 class _Setup:
     """Rows, the models to compare and how to get the router's predictions, from the common arguments."""
 
-    def __init__(self, args: argparse.Namespace, *, folds: int | None = None, sparse: bool = False) -> None:
+    def __init__(self, args: argparse.Namespace, *, folds: int | None = None, sparse: bool = False,
+                 objective: str = "aiq") -> None:
         from switchpoint.routing.evaluation.data import load_rows, mean_score, models_in, rows_with
 
         self.data_name = ", ".join(Path(p).name for p in args.data)
@@ -268,14 +282,24 @@ class _Setup:
         if not rows:
             raise _Usage(f"{self.data_name}: no rows")
         models, explicit_pair = _named_models(args, models_in(rows), least=1 if sparse else 2)
-        self.two_model = len(models) == 2 and not sparse
+        if explicit_pair and objective == "quality":
+            raise _Usage("--objective applies to --models; --strong/--weak compare two models by APGR")
+        self.quality_only = False  # many models compared on quality alone (no costs)
+        self.two_model = len(models) == 2 and not sparse and objective != "quality"
         if sparse:  # every row that scores one of the models (levels are fitted per model)
             self.rows = [row for row in rows if any(m in row.scores for m in models)]
         else:
+            listed = args.models not in (None, "all")
             if not self.two_model:
-                models = _costed(models, rows, listed=args.models not in (None, "all"))
-                self.two_model = len(models) == 2
-            self.rows = rows_with(rows, models, need_cost=not self.two_model)
+                if objective == "quality" or (objective == "auto" and _costs_missing(models, rows, listed=listed)):
+                    self.quality_only = True
+                    if objective == "auto":
+                        _progress("no costs to compare: comparing the models on quality alone (mean quality of the "
+                                  "model the router predicts best)")
+                else:
+                    models = _costed(models, rows, listed=listed)
+                    self.two_model = len(models) == 2
+            self.rows = rows_with(rows, models, need_cost=not (self.two_model or self.quality_only))
             if not self.rows:
                 raise _Usage(f"{self.data_name}: no row has a score (and cost) for every one of {', '.join(models)}")
             if len(self.rows) < len(rows):
@@ -426,7 +450,7 @@ def _last_line_json(obj: Any) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from switchpoint.routing.evaluation.report import many_model_report, plot, two_model_report
+    from switchpoint.routing.evaluation.report import many_model_report, plot, quality_report, two_model_report
 
     if args.folds is not None and args.folds < 2:
         raise _Usage("--folds needs at least 2")
@@ -434,9 +458,19 @@ def _eval(args: argparse.Namespace) -> int:
         raise _Usage("--bootstrap must be >= 0")
     if args.plot:
         _check_plot_target(args.plot)
-    setup = _Setup(args, folds=args.folds)
+    setup = _Setup(args, folds=args.folds, objective=args.objective)
     report: Any
-    if setup.two_model:
+    if setup.quality_only:
+        report = quality_report(
+            setup.rows,
+            setup.models,
+            setup.predictions("qualities"),
+            router_name=setup.router_name(),
+            data=setup.data_name,
+            resamples=args.bootstrap,
+            seed=args.seed,
+        )
+    elif setup.two_model:
         scores = setup.predictions("scores")
         report = two_model_report(
             setup.rows,

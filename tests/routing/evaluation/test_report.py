@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from switchpoint.routing.evaluation.data import RoutingRow
-from switchpoint.routing.evaluation.report import many_model_report, plot, two_model_report
+from switchpoint.routing.evaluation.report import many_model_report, plot, quality_report, two_model_report
 
 
 def _two_model_rows() -> list[RoutingRow]:
@@ -98,12 +98,62 @@ def test_many_model_report_rejects_missing_costs() -> None:
         many_model_report(rows, ["a", "b"])
 
 
-@pytest.mark.parametrize("kind", ["two", "many"])
+def _quality_rows() -> list[RoutingRow]:
+    """No costs; a is right on even prompts, b on odd ones, c on every third."""
+    return [RoutingRow(id=str(i), dataset="t", prompt=f"p{i}",
+                       scores={"a": float(i % 2 == 0), "b": float(i % 2 == 1), "c": float(i % 3 == 0)})
+            for i in range(30)]
+
+
+def test_quality_report_router_picks_and_baselines() -> None:
+    rows = _quality_rows()
+    # the router predicts the right model on every prompt
+    predicted = [{"a": 0.9, "b": 0.1, "c": 0.5} if i % 2 == 0 else {"a": 0.1, "b": 0.9, "c": 0.5}
+                 for i in range(len(rows))]
+    predicted[10] = {"a": 0.7, "b": 0.7, "c": 0.7}  # a tie: the earlier model (a) is picked, and is right
+    report = quality_report(rows, ["a", "b", "c"], predicted, router_name="r", resamples=50)
+    data = report.to_dict()
+    assert data["mode"] == "quality" and data["router"] == "r"
+    assert data["aiq"] is None and data["apgr"] is None
+    assert data["quality"] == pytest.approx(1.0)  # every pick is right
+    baselines = data["baselines"]
+    assert baselines["oracle"]["quality"] == pytest.approx(1.0)
+    assert baselines["best_single"] == {"quality": pytest.approx(0.5), "quality_ci": baselines["best_single"][
+        "quality_ci"], "model": "a"}  # a and b tie at 0.5: the earlier one
+    assert baselines["random"]["quality"] == pytest.approx((15 + 15 + 10) / 3 / 30)
+    assert data["picks"] == {"a": 0.5, "b": 0.5, "c": 0.0}
+    assert data["vs_best_single"]["diff"] == pytest.approx(0.5)
+    low, high = data["vs_best_single"]["ci"]
+    assert 0.2 < low <= 0.5 <= high < 0.8  # 30 prompts: wide, but clear of 0
+    low, high = data["ci"]["quality_ci"]
+    assert low == high == pytest.approx(1.0)
+    text = report.text()
+    assert "quality alone (no costs compared)" in text
+    assert "best single model (a)" in text and "router minus best single model: +0.500" in text
+
+
+def test_quality_report_without_router_and_errors() -> None:
+    rows = _quality_rows()
+    report = quality_report(rows, ["a", "c"], None, resamples=0)
+    assert report.router is None and report.to_dict()["quality"] is None
+    assert report.baselines["oracle"].ci is None  # no resamples, no interval
+    with pytest.raises(ValueError, match="at least two"):
+        quality_report(rows, ["a"])
+    with pytest.raises(ValueError, match="2 predictions for 30 rows"):
+        quality_report(rows, ["a", "b"], [{"a": 1.0, "b": 0.0}] * 2)
+    with pytest.raises(ValueError, match="no prompts"):
+        quality_report([], ["a", "b"])
+
+
+@pytest.mark.parametrize("kind", ["two", "many", "quality"])
 def test_plot_writes_a_png(tmp_path: Path, kind: str) -> None:
     pytest.importorskip("matplotlib")
     if kind == "two":
         rows = _two_model_rows()
         report: object = two_model_report(rows, "big", "small", [math.sin(i) for i in range(len(rows))], resamples=0)
+    elif kind == "quality":
+        rows = _quality_rows()
+        report = quality_report(rows, ["a", "b", "c"], [dict(r.scores) for r in rows], resamples=0)
     else:
         rows = _many_model_rows()
         report = many_model_report(rows, ["a", "b", "c"], [dict(r.scores) for r in rows], resamples=0)

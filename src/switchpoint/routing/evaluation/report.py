@@ -4,6 +4,8 @@
   baseline, plus each model alone.
 * Many models with cost: AIQ of the router's λ sweep next to the zero router (the single models and their random
   mixtures) and the oracle, plus the router's (cost, quality) points.
+* Many models, quality alone (no costs, as in RouterDC's data): the mean quality of the router's pick (the model of
+  highest predicted quality) next to the best single model, a random pick and the oracle.
 
 Every interval of one report uses the same resamples (one seed), so routers are compared on the same draws.
 """
@@ -38,6 +40,7 @@ from switchpoint.routing.evaluation.routers import EvaluationError
 
 __all__ = [
     "ManyModelReport",
+    "QualityReport",
     "SingleModel",
     "SweepResult",
     "TwoModelCurve",
@@ -45,6 +48,7 @@ __all__ = [
     "lambda_chooser",
     "many_model_report",
     "plot",
+    "quality_report",
     "two_model_report",
 ]
 
@@ -449,12 +453,137 @@ def many_model_report(
     )
 
 
+# ---------------------------------------------------------------------------------------------------- quality alone
+
+
+@dataclass(frozen=True)
+class MeanResult:
+    """A mean quality per prompt with its bootstrap interval (and its value on every resample, in draw order)."""
+
+    name: str
+    quality: float
+    ci: Interval | None
+    samples: list[float] = field(default_factory=list, repr=False)
+    model: str | None = None  # the best single model's name
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"quality": self.quality, "quality_ci": _interval_dict(self.ci)}
+        if self.model is not None:
+            out["model"] = self.model
+        return out
+
+
+def _mean_result(name: str, values: Sequence[float], draws: Sequence[Sequence[float]],
+                 model: str | None = None) -> MeanResult:
+    samples = [math.fsum(w * v for w, v in zip(weights, values, strict=True)) / math.fsum(weights)
+               for weights in draws]
+    return MeanResult(name, math.fsum(values) / len(values), percentile_interval(samples), samples, model)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Many models without costs: how good the answers are when the router picks the model it predicts best."""
+
+    data: str
+    prompts: int
+    models: list[SingleModel]
+    router: MeanResult | None
+    picks: dict[str, float]  # share of prompts on which the router picked each model
+    baselines: dict[str, MeanResult]  # best_single, random, oracle
+    resamples: int
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        router = self.router
+        return {
+            "mode": "quality",
+            "data": self.data,
+            "prompts": self.prompts,
+            "router": None if router is None else router.name,
+            "apgr": None,
+            "cpt50": None,
+            "cpt80": None,
+            "aiq": None,
+            "quality": None if router is None else router.quality,
+            "ci": None if router is None else {"quality_ci": _interval_dict(router.ci)},
+            "picks": self.picks,
+            "baselines": {name: result.to_dict() for name, result in self.baselines.items()},
+            "vs_best_single": None if router is None else self.vs_best_single(),
+            "models": {m.name: m.to_dict() for m in self.models},
+            "bootstrap": {"resamples": self.resamples, "seed": self.seed, "level": 0.95},
+        }
+
+    def text(self) -> str:
+        lines = [
+            f"{self.data}: {self.prompts} prompts, {len(self.models)} models, quality alone (no costs compared)",
+            f"bootstrap 95% intervals over prompts: {self.resamples} resamples, seed {self.seed}",
+            "",
+            f"{'model':<48} {'quality':>8} {'router picks':>13}",
+        ]
+        for m in sorted(self.models, key=lambda m: m.quality, reverse=True):
+            pick = f"{self.picks[m.name]:.1%}" if self.router is not None else ""
+            lines.append(f"{m.name:<48} {m.quality:>8.4f} {pick:>13}")
+        lines += ["", f"{'router':<48} {'mean quality':>24}"]
+        for result in ([self.router] if self.router else []) + list(self.baselines.values()):
+            label = f"{result.name} ({result.model})" if result.model else result.name
+            lines.append(f"{label[:48]:<48} {_num(result.quality, result.ci):>24}")
+        if self.router is not None:
+            lines += ["", _diff_text("quality, router minus best single model", self.vs_best_single())]
+        return "\n".join(lines)
+
+    def vs_best_single(self) -> dict[str, Any]:
+        """The router's mean quality minus the best single model's, with a paired bootstrap interval (the best
+        model is the one best on all the rows, kept on every resample)."""
+        if self.router is None:
+            raise ValueError("no router")
+        best = self.baselines["best_single"]
+        return _paired(self.router.quality - best.quality, list(self.router.samples), list(best.samples))
+
+
+def quality_report(
+    rows: Sequence[RoutingRow],
+    models: Sequence[str],
+    predicted: Sequence[Mapping[str, float]] | None = None,
+    *,
+    router_name: str = "router",
+    data: str = "data",
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> QualityReport:
+    """The mean quality of the router's pick (argmax of ``predicted`` per row; ties go to the earlier model of
+    ``models``) next to the best single model on these rows (chosen in hindsight, as the zero router is), a
+    uniformly random pick and the per-prompt oracle. Needs only scores."""
+    if not rows:
+        raise ValueError("no prompts")
+    if len(models) < 2:
+        raise ValueError("comparing models needs at least two")
+    draws = resample_weights(len(rows), resamples, seed) if resamples > 0 else []
+    singles = [_single(rows, m) for m in models]
+    best = max(singles, key=lambda s: s.quality)
+    baselines = {
+        "best_single": _mean_result("best single model", [row.scores[best.name] for row in rows], draws, best.name),
+        "random": _mean_result("random", [math.fsum(row.scores[m] for m in models) / len(models) for row in rows],
+                               draws),
+        "oracle": _mean_result("oracle", [max(row.scores[m] for m in models) for row in rows], draws),
+    }
+    router = None
+    picks = dict.fromkeys(models, 0.0)
+    if predicted is not None:
+        if len(predicted) != len(rows):
+            raise ValueError(f"{len(predicted)} predictions for {len(rows)} rows")
+        chosen = [max(models, key=q.__getitem__) for q in predicted]  # max keeps the first of equals
+        picks = {m: chosen.count(m) / len(rows) for m in models}
+        router = _mean_result(router_name, [row.scores[m] for row, m in zip(rows, chosen, strict=True)], draws)
+    return QualityReport(data, len(rows), singles, router, picks, baselines, resamples, seed)
+
+
 # ---------------------------------------------------------------------------------------------------- plots
 
 
-def plot(report: TwoModelReport | ManyModelReport, path: str | Path) -> None:
-    """Draw the cost-quality curves to a PNG: PGR vs strong-call share (two models) or quality vs cost with the
-    hulls (many models). Needs matplotlib: ``pip install 'switchpoint[eval]'``."""
+def plot(report: TwoModelReport | ManyModelReport | QualityReport, path: str | Path) -> None:
+    """Draw the cost-quality curves to a PNG: PGR vs strong-call share (two models), quality vs cost with the
+    hulls (many models), or the mean quality of each model, the router and the baselines (quality alone).
+    Needs matplotlib: ``pip install 'switchpoint[eval]'``."""
     try:
         import matplotlib
 
@@ -482,6 +611,8 @@ def plot(report: TwoModelReport | ManyModelReport, path: str | Path) -> None:
             axes.set_title(f"{report.data}: {report.strong.name} vs {report.weak.name}", fontsize=9)
             if two_panels:
                 _quality_vs_cost(every[1], curves)
+        elif isinstance(report, QualityReport):
+            _quality_axes(axes, report)
         else:
             _many_model_axes(axes, report)
         for panel in every:
@@ -527,3 +658,15 @@ def _many_model_axes(axes: Any, report: ManyModelReport) -> None:
     axes.set_xlabel("mean cost, USD per 1k requests")
     axes.set_ylabel("mean quality")
     axes.set_title(f"{report.data}: quality vs cost")
+
+
+def _quality_axes(axes: Any, report: QualityReport) -> None:
+    bars = [(m.name.rsplit("/", 1)[-1], m.quality, "lightgray") for m in sorted(report.models, key=lambda m: m.quality)]
+    bars += [("random", report.baselines["random"].quality, "silver")]
+    if report.router is not None:
+        bars += [(report.router.name, report.router.quality, "tab:blue")]
+    bars += [("oracle", report.baselines["oracle"].quality, "tab:green")]
+    axes.barh([b[0] for b in bars], [b[1] for b in bars], color=[b[2] for b in bars], label="mean quality")
+    axes.tick_params(axis="y", labelsize=7)
+    axes.set_xlabel("mean quality")
+    axes.set_title(f"{report.data}: quality of the picked model", fontsize=9)
