@@ -17,6 +17,8 @@ where the judge compared every answer with gpt-4-1106's (its reference, 0.5), so
 and the weak one Mixtral's preference; APGR of the pooled held-out scores next to the length baseline
 (``--save FILE`` appends the scores for paired bootstraps). ``--aiq --cv`` adds the in-distribution
 5-fold report on routerbench_train (each fold trained on the other folds plus the other training files).
+``--quality`` scores RouterDC's 7 models (no costs) in 5 folds of routerdc7_train: the mean quality of the model
+the router predicts best, next to the best single model, random and the oracle, pooled and per task.
 
     nice -n 15 python3 scripts/routing/logo.py --variant base --variant logit [--report-eval] [--chat]
     nice -n 15 python3 scripts/routing/logo.py --aiq [--cv] --variant base --variant base:length_prior=0
@@ -40,7 +42,7 @@ import common
 
 from switchpoint.routing.evaluation.data import RoutingRow, load_rows, models_in, rows_with
 from switchpoint.routing.evaluation.metrics import apgr
-from switchpoint.routing.evaluation.report import ManyModelReport, many_model_report
+from switchpoint.routing.evaluation.report import ManyModelReport, QualityReport, many_model_report, quality_report
 from switchpoint.routing.evaluation.routers import PredictorRouter
 from switchpoint.routing.learned.features import PromptFeatures, PromptFeaturizer
 from switchpoint.routing.learned.predictors import FactorPredictor
@@ -77,11 +79,9 @@ def _logit(q: float) -> float:
 def scores(
     predictor: FactorPredictor, feats: Sequence[PromptFeatures], score: str, strong: str, weak: str
 ) -> list[float]:
-    (bs, ws), (bw, ww) = predictor._params(strong), predictor._params(weak)
     out = []
     for f in feats:
-        ls = predictor.offset + bs + sum(map(float.__mul__, ws, f.dense))
-        lw = predictor.offset + bw + sum(map(float.__mul__, ww, f.dense))
+        ls, lw = predictor.logits(f.dense, (strong, weak))
         if score in ("logit", "pair"):
             out.append(ls - lw)
         elif score == "base":
@@ -201,6 +201,52 @@ def cv_aiq(
     return many_model_report(held_rows, models, held_q, router_name=variant, data="5-fold", resamples=resamples)
 
 
+def cv_quality(
+    variant: str,
+    data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]],
+    featurizer: PromptFeaturizer,
+    resamples: int,
+    folds: int = 5,
+) -> list[QualityReport]:
+    """In-distribution, models without costs: 5 folds of routerdc7_train by crc32(id); each fold's router is
+    trained on the other folds plus routerbench_train and alpacaeval2; the quality of the model it predicts best
+    on the pooled held-out prompts (as ``switchpoint eval --models all`` on data without costs), then per task."""
+    import zlib
+
+    _, score, options = parse_variant(variant)
+    rows = load_rows(common.ROUTING / "routerdc7_train.jsonl")
+    models = models_in(rows)
+    others = [p for name in common.TRAIN_FILES if name != "routerdc7_train" for p in data[name]]
+    held_rows: list[RoutingRow] = []
+    held_q: list[dict[str, float]] = []
+    for k in range(folds):
+        inside = {str(r["id"]) for r, _ in data["routerdc7_train"] if zlib.crc32(str(r["id"]).encode()) % folds == k}
+        train_pairs = others + [p for p in data["routerdc7_train"] if str(p[0]["id"]) not in inside]
+        held = rows_with([r for r in rows if r.id in inside], models)
+        router = PredictorRouter(fit(score, train_pairs, featurizer, options), variant)
+        held_rows += held
+        held_q += router.qualities(held, models)
+    reports = [quality_report(held_rows, models, held_q, router_name=variant, data="5-fold", resamples=resamples)]
+    for task in sorted({r.id.split("/")[1] for r in held_rows}):
+        pick = [i for i, r in enumerate(held_rows) if r.id.split("/")[1] == task]
+        reports.append(quality_report([held_rows[i] for i in pick], models, [held_q[i] for i in pick],
+                                      router_name=variant, data=task, resamples=resamples))
+    return reports
+
+
+def print_quality(variant: str, reports: Sequence[QualityReport]) -> None:
+    print(f"{variant}: quality of the predicted-best model over {len(reports[0].models)} RouterDC models (5-fold)")
+    print(f"{'set':22s} {'n':>5s} {'router':>7s} {'best single':>30s} {'random':>7s} {'oracle':>7s} "
+          f"{'router - best':>25s}")
+    for r in reports:
+        assert r.router is not None
+        best, diff = r.baselines["best_single"], r.vs_best_single()
+        d = f"{diff['diff']:+.3f}" + ("" if diff["ci"] is None else " [{:+.3f}, {:+.3f}]".format(*diff["ci"]))
+        name = f"{best.quality:.3f} ({str(best.model).rsplit('/', 1)[-1][:20]})"
+        print(f"{r.data:22s} {r.prompts:5d} {r.router.quality:7.3f} {name:>30s} {r.baselines['random'].quality:7.3f} "
+              f"{r.baselines['oracle'].quality:7.3f} {d:>25s}")
+
+
 def print_aiq(variant: str, reports: Sequence[ManyModelReport]) -> None:
     def ci(value: float, interval: Any) -> str:
         return f"{value:.3f}" + ("" if interval is None else f" [{interval.low:.3f}, {interval.high:.3f}]")
@@ -283,12 +329,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aiq", action="store_true", help="many-model AIQ on the held-out task instead of APGR")
     parser.add_argument("--chat", action="store_true", help="also the 5-fold alpacaeval2 gpt-4 vs Mixtral APGR")
     parser.add_argument("--cv", action="store_true", help="with --aiq: also the in-distribution 5-fold report")
+    parser.add_argument("--quality", action="store_true",
+                        help="RouterDC's 7 models (no costs), 5-fold: quality of the predicted-best model")
     parser.add_argument("--save", help="append the --chat held-out scores (JSON lines) to this file")
     parser.add_argument("--bootstrap", type=int, default=200, help="resamples for the --aiq intervals")
     args = parser.parse_args(argv)
     featurizer = PromptFeaturizer.load()
     data = load(featurizer)
     for variant in args.variant:
+        if args.quality:
+            print_quality(variant, cv_quality(variant, data, featurizer, args.bootstrap))
+            sys.stdout.flush()
+            continue
         if args.aiq:
             reports = logo_aiq(variant, data, featurizer, args.bootstrap)
             if args.cv:

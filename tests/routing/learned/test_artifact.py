@@ -205,3 +205,79 @@ def test_shipped_default_ranks_tiers() -> None:
     assert q["gpt-4o"] > q["tier:large"] > q["mistral-7b-instruct"]
     # by size to the small tier, whose one member measured on the anchor (RouterBench) is mistral-7b-chat
     assert q["acme-7b-chat"] == q["mistral-7b-instruct"]
+
+
+def _with_tasks(featurizer: PromptFeaturizer) -> FactorPredictor:
+    """The hand-made predictor plus a task recogniser on prompt length: short prompts are "chat", long "exam";
+    gpt-4 is 1 logit better than its average on exams, Mixtral has no level on them (its average holds)."""
+    base = _hand_made(featurizer)
+    dims = featurizer.dims
+    length = featurizer.dense_names.index("len")
+    exam = [0.0] * dims
+    exam[length] = 80.0  # "len" is log2(chars + 1) / 14: 18 for "Hi there", 64 for 2 KB
+    tasks = {"chat": (24.0, [0.0] * dims), "exam": (0.0, exam)}
+    offsets = {"gpt-4-1106-preview": {"chat": -0.5, "exam": 1.0}, "mixtral-8x7b": {"chat": 0.3}}
+    return FactorPredictor("mf", featurizer, offset=base.offset, models=base._models, tiers=base._tiers,
+                           sparse=base.sparse, registry=base.registry, meta={"length_prior": 0.0},
+                           tasks=tasks, task_offsets=offsets)
+
+
+def test_task_levels_by_hand(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
+    plain, tasked = _hand_made(featurizer), _with_tasks(featurizer)
+    names = ["gpt-4-1106-preview", "mixtral-8x7b", "tier:large", "gpt-4o"]
+    for text in ("Hi there", "Prove that there are infinitely many primes, in full detail. " * 40):
+        dense = featurizer.features(text).dense
+        p_chat, p_exam = tasked.task_probabilities(dense)
+        assert p_chat + p_exam == pytest.approx(1.0)
+        assert (p_chat > 0.99) if len(text) < 20 else (p_exam > 0.99)
+        logit = dict(zip(names, plain.logits(dense, names), strict=True))
+        got = tasked.logits(dense, names)
+        assert got[0] == pytest.approx(logit["gpt-4-1106-preview"] - 0.5 * p_chat + 1.0 * p_exam)
+        assert got[1] == pytest.approx(logit["mixtral-8x7b"] + 0.3 * p_chat)
+        # a tier (and a model resolved to one, gpt-4o) keeps its members' average level
+        assert got[2:] == pytest.approx([logit["tier:large"], logit["gpt-4o"]])
+        q = tasked.predict(text, names)
+        assert list(q.values()) == pytest.approx([1 / (1 + math.exp(-v)) for v in tasked.logits(
+            dense, names, (-1.0 if "#math" in featurizer.features(text).sparse else 0.0)
+            / math.sqrt(len(featurizer.features(text).sparse)))])
+    path = tmp_path / "tasks.json.gz"
+    save_predictor(tasked, path)
+    loaded = load_predictor(path, featurizer=featurizer)
+    assert isinstance(loaded, FactorPredictor) and list(loaded.tasks) == ["chat", "exam"]
+    for text in ("Hi there", "Prove it. " * 300):
+        assert loaded.predict(text, names) == pytest.approx(tasked.predict(text, names), abs=1e-6)
+    moved = tasked.with_length_prior(0.2)  # the prior leaves the task levels in place
+    assert moved.tasks == tasked.tasks and moved.task_offsets == tasked.task_offsets
+    with pytest.raises(ValueError, match=r"task offsets of 'mixtral-8x7b': unknown model or task\(s\) \['code'\]"):
+        FactorPredictor("mf", featurizer, offset=0.0, models=plain._models, tiers=plain._tiers, sparse={},
+                        registry=plain.registry, tasks=tasked.tasks, task_offsets={"mixtral-8x7b": {"code": 1.0}})
+
+
+def test_task_levels_learned_per_benchmark(featurizer: PromptFeaturizer) -> None:
+    """Two benchmarks of distinct formats; each of two models is the better one on one of them. With task levels
+    the router keeps each model's level per benchmark (as an offset from its average) and recognises which
+    benchmark a prompt is like; without them it has neither."""
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import TrainOptions, train
+
+    rows = []
+    for i in range(60):
+        code = i % 2 == 0
+        prompt = (f"def f{i}(xs):\n    return sorted(xs)[{i % 5}]\n\nWrite a unit test for this Python function."
+                  if code else f"Write a short, warm birthday poem for my friend number {i}, about the sea.")
+        rows.append({"id": str(i), "dataset": "toy", "meta": {"subset": "code" if code else "poems"},
+                     "prompt": prompt, "scores": {"code-llama-34b": float(code), "mistral-7b-chat": float(not code)}})
+    plain = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2))
+    assert isinstance(plain, FactorPredictor) and not plain.tasks and not plain.task_offsets
+    predictor = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2,
+                                                                              task_levels=True))
+    assert isinstance(predictor, FactorPredictor) and list(predictor.tasks) == ["toy:code", "toy:poems"]
+    assert sorted(predictor.task_offsets) == ["code-llama-instruct-34b-chat", "mistral-7b-chat"]  # canonical names
+    code, poems = predictor.task_offsets["code-llama-instruct-34b-chat"], predictor.task_offsets["mistral-7b-chat"]
+    assert code["toy:code"] > 0 > code["toy:poems"]
+    assert poems["toy:poems"] > 0 > poems["toy:code"]
+    for row in rows:
+        p_code, p_poems = predictor.task_probabilities(featurizer.features(str(row["prompt"])).dense)
+        assert (p_code if row["meta"]["subset"] == "code" else p_poems) > 0.9  # type: ignore[index]
+        q = predictor.predict(str(row["prompt"]), ["code-llama-34b", "mistral-7b-chat"])
+        assert row["scores"][max(q, key=q.__getitem__)] == 1.0  # type: ignore[index]

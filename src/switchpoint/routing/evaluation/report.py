@@ -525,7 +525,7 @@ class QualityReport:
             lines.append(f"{m.name:<48} {m.quality:>8.4f} {pick:>13}")
         lines += ["", f"{'router':<48} {'mean quality':>24}"]
         for result in ([self.router] if self.router else []) + list(self.baselines.values()):
-            label = f"{result.name} ({result.model})" if result.model else result.name
+            label = f"{result.name} ({result.model.rsplit('/', 1)[-1]})" if result.model else result.name
             lines.append(f"{label[:48]:<48} {_num(result.quality, result.ci):>24}")
         if self.router is not None:
             lines += ["", _diff_text("quality, router minus best single model", self.vs_best_single())]

@@ -8,7 +8,8 @@ features than it computes (another feature model file, or feature code that give
 a router never runs, silently degraded, on features it was not trained on. Then, by kind:
 
 - ``mf`` / ``linear``: ``offset``, ``models`` and ``tiers`` (``{name: {"bias": b, "dense": [w...]}}``,
-  the folded per-model weights) and ``sparse`` (``{feature: weight}``);
+  the folded per-model weights) and ``sparse`` (``{feature: weight}``); optionally ``tasks`` (the task
+  recogniser: ``{group: {"bias": b, "dense": [w...]}}``) and ``task_offsets`` (``{model: {group: δ}}``);
 - ``knn``: ``k``, ``shrink``, ``vectors`` (prototype embeddings) and ``outcomes``
   (``{model: [score or null per prototype]}``).
 
@@ -48,6 +49,11 @@ def save_predictor(predictor: QualityPredictor, path: str | Path) -> None:
             "sparse": predictor.sparse,
             "meta": predictor.meta,
         })
+        if predictor.tasks:
+            data["tasks"] = {g: {"bias": round(b, 6), "dense": [round(v, 6) for v in w]}
+                             for g, (b, w) in predictor.tasks.items()}
+            data["task_offsets"] = {m: {g: round(v, 6) for g, v in per.items()}
+                                    for m, per in predictor.task_offsets.items()}
     elif isinstance(predictor, KNNPredictor):
         data.update({
             "dense_names": list(predictor.featurizer.dense_names),
@@ -79,8 +85,10 @@ def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPre
     if kind in ("mf", "linear"):
         models = {m: (float(p["bias"]), p["dense"]) for m, p in data["models"].items()}
         tiers = {t: (float(p["bias"]), p["dense"]) for t, p in data["tiers"].items()}
+        tasks = {g: (float(p["bias"]), p["dense"]) for g, p in data.get("tasks", {}).items()}
         return FactorPredictor(kind, featurizer, offset=float(data["offset"]), models=models, tiers=tiers,
-                               sparse=data["sparse"], registry=ProfileRegistry(models, tiers), meta=meta)
+                               sparse=data["sparse"], registry=ProfileRegistry(models, tiers), meta=meta,
+                               tasks=tasks, task_offsets=data.get("task_offsets"))
     if kind == "knn":
         tiers = meta.get("tier_members", {})
         return KNNPredictor(featurizer, vectors=data["vectors"], outcomes=data["outcomes"], k=int(data["k"]),

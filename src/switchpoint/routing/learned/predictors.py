@@ -12,6 +12,12 @@ Two families share the :class:`QualityPredictor` protocol:
 - :class:`KNNPredictor` (kind ``"knn"``): the similarity-weighted mean outcome of the nearest
   training prompts (embedding cosine), shrunk towards the model's mean.
 
+Task levels (optional, ``TrainOptions.task_levels``): a factor predictor may also hold a *task recogniser*, a
+softmax over the training groups (benchmarks) on the dense features, and each model's level on each group it
+was measured on, as an offset from its average level. A prompt then gets each model's level of the tasks it
+resembles, ``Σ_g p(g | x)·δ_{g,m}``, instead of the average over all of them (groups a model has no data on
+count 0: its average).
+
 A name unknown to training is resolved through :class:`~.profiles.ProfileRegistry` to a trained
 model (alias) or to a tier, whose parameters are the mean of its trained members.
 """
@@ -85,11 +91,21 @@ class FactorPredictor:
                  models: Mapping[str, tuple[float, Sequence[float]]],
                  tiers: Mapping[str, tuple[float, Sequence[float]]],
                  sparse: Mapping[str, float], registry: ProfileRegistry,
-                 meta: Mapping[str, Any] | None = None) -> None:
+                 meta: Mapping[str, Any] | None = None,
+                 tasks: Mapping[str, tuple[float, Sequence[float]]] | None = None,
+                 task_offsets: Mapping[str, Mapping[str, float]] | None = None) -> None:
         dims = featurizer.dims
-        for name, (_, w) in {**models, **tiers}.items():
+        for name, (_, w) in {**models, **tiers, **(tasks or {})}.items():
             if len(w) != dims:
                 raise ValueError(f"{name}: {len(w)} dense weights, the featurizer gives {dims}")
+        self.tasks = {g: (float(b), [float(v) for v in w]) for g, (b, w) in (tasks or {}).items()}
+        self.task_offsets = {m: {g: float(v) for g, v in per.items()} for m, per in (task_offsets or {}).items()}
+        for model, per in self.task_offsets.items():
+            unknown = set(per) - set(self.tasks)
+            if model not in models or unknown:
+                raise ValueError(f"task offsets of {model!r}: unknown model or task(s) {sorted(unknown)}")
+        names = list(self.tasks)
+        self._offset_rows = {m: [per.get(g, 0.0) for g in names] for m, per in self.task_offsets.items()}
         self.kind = kind
         self.featurizer = featurizer
         self.offset = offset
@@ -98,7 +114,7 @@ class FactorPredictor:
         self.sparse = dict(sparse)
         self.registry = registry
         self.meta = dict(meta or {})
-        self._resolved: dict[str, tuple[float, list[float]]] = {}
+        self._resolved: dict[str, tuple[float, list[float], list[float] | None]] = {}
 
     def models(self) -> Sequence[str]:
         return tuple(self._models)
@@ -118,26 +134,47 @@ class FactorPredictor:
         index = self.featurizer.dense_names.index("len")
         tiers = {t: length_prior_shift(p, t, delta, index) if t in TIER_RANK else p for t, p in self._tiers.items()}
         return FactorPredictor(self.kind, self.featurizer, offset=self.offset, models=models, tiers=tiers,
-                               sparse=self.sparse, registry=self.registry, meta={**self.meta, "length_prior": beta})
+                               sparse=self.sparse, registry=self.registry, meta={**self.meta, "length_prior": beta},
+                               tasks=self.tasks, task_offsets=self.task_offsets)
 
-    def _params(self, name: str) -> tuple[float, list[float]]:
+    def _params(self, name: str) -> tuple[float, list[float], list[float] | None]:
         found = self._resolved.get(name)
         if found is None:
             how = self.registry.resolve(name)
-            found = self._models[how.model] if how.model is not None else self._tiers[str(how.tier)]
+            if how.model is not None:
+                found = (*self._models[how.model], self._offset_rows.get(how.model))
+            else:  # a tier: its members' average level
+                found = (*self._tiers[str(how.tier)], None)
             if len(self._resolved) < 4096:
                 self._resolved[name] = found
         return found
 
-    def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
+    def task_probabilities(self, dense: Sequence[float]) -> list[float]:
+        """p(task | prompt) over the training groups (in ``self.tasks`` order); empty without a recogniser."""
+        if not self.tasks:
+            return []
+        scores = [b + sum(map(mul, w, dense)) for b, w in self.tasks.values()]
+        top = max(scores)
+        exps = [math.exp(v - top) for v in scores]
+        total = sum(exps)
+        return [e / total for e in exps]
+
+    def logits(self, dense: Sequence[float], models: Sequence[str], shared: float = 0.0) -> list[float]:
+        """Each named model's logit of q̂ for a prompt's dense features (``shared``: its sparse term)."""
         params = [self._params(m) for m in models]  # unresolvable names fail before any work
+        base = self.offset + shared
+        probs = self.task_probabilities(dense)
+        return [base + b + sum(map(mul, w, dense)) + (sum(map(mul, offs, probs)) if offs else 0.0)
+                for b, w, offs in params]
+
+    def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
+        for m in models:  # unresolvable names fail before any work
+            self._params(m)
         features = self.featurizer.features(text)
         shared = 0.0
         if self.sparse and features.sparse:  # a router trained without sparse weights has none to add
             shared = sum(map(self.sparse.get, features.sparse, repeat(0.0))) / math.sqrt(len(features.sparse))
-        base = self.offset + shared
-        dense = features.dense
-        return {m: _sigmoid(base + b + sum(map(mul, w, dense))) for m, (b, w) in zip(models, params, strict=True)}
+        return dict(zip(models, map(_sigmoid, self.logits(features.dense, models, shared)), strict=True))
 
 
 class KNNPredictor:

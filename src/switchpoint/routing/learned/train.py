@@ -71,6 +71,8 @@ class TrainOptions:
     anchor_source: str = "routerbench_slices"  # the dataset whose scale the others are aligned to
     prefer_anchor: bool = False  # a model measured on the anchor takes its bias from there alone
     keep_reference: bool = False  # keep a judge's reference column (constant score) as that model's outcome
+    task_levels: bool = False  # serve each model's level on the training tasks a prompt resembles (see _task_levels)
+    task_l2: float = 1e-2  # L2 of the task recogniser (a softmax over the training groups)
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
@@ -250,6 +252,58 @@ def _length_prior(models: dict[str, tuple[float, list[float]]], featurizer: Prom
     return add_length_prior(models, featurizer, beta)
 
 
+def _task_levels(data: TrainingData, x: Any, gid: Any, group_names: Sequence[str], params: Mapping[str, Any],
+                 pairs: tuple[Any, Any], shift: Mapping[str, float], folded: Mapping[str, float],
+                 options: TrainOptions) -> tuple[dict[str, tuple[float, list[float]]], dict[str, dict[str, float]]]:
+    """With ``options.task_levels`` (and more than one group): the task recogniser and, per model, its level on
+    each group it was measured on (on the common scale) minus its served bias. Else two empty mappings."""
+    if not options.task_levels or len(group_names) < 2:
+        return {}, {}
+    pm, pg = pairs
+    source_of = dict(zip(data.groups, data.sources, strict=True))
+    offsets = {
+        name: {group_names[g]: round(float(params["b"][m] + params["cg"][g] + params["cgm"][g, m]
+                                           + shift[source_of[group_names[g]]] - folded[name]), 6)
+               for g in sorted(set(pg[pm == m].tolist()))}
+        for m, name in enumerate(data.models)}
+    return _task_recogniser(x, gid, group_names, data, options), offsets
+
+
+def _task_recogniser(x: Any, gid: Any, group_names: Sequence[str], data: TrainingData,
+                     options: TrainOptions) -> dict[str, tuple[float, list[float]]]:
+    """A softmax over the training groups on the dense features (weighted so each source counts the same,
+    L2 ``task_l2`` on the weights), for :class:`FactorPredictor`'s task levels: a prompt like a training
+    benchmark's gets the models' levels on that benchmark, one like none of them a mix."""
+    import numpy as np
+
+    n, d = x.shape
+    k = len(group_names)
+    sources = np.asarray(data.sources)
+    weight = np.zeros(n)
+    for source in set(data.sources):
+        mask = sources == source
+        weight[mask] = options.source_weights.get(source, 1.0) / mask.sum()
+    weight /= weight.sum()
+    target = np.zeros((n, k))
+    target[np.arange(n), gid] = 1.0
+    w, b = np.zeros((d, k)), np.zeros(k)
+    m1w, m2w, m1b, m2b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
+    for step in range(1, 301):
+        z = x @ w + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = weight[:, None] * (p - target)
+        gw, gb = x.T @ g + options.task_l2 * w, g.sum(axis=0)
+        lr = 0.05 * np.sqrt(1 - 0.999**step) / (1 - 0.9**step)
+        m1w, m2w = 0.9 * m1w + 0.1 * gw, 0.999 * m2w + 0.001 * gw * gw
+        m1b, m2b = 0.9 * m1b + 0.1 * gb, 0.999 * m2b + 0.001 * gb * gb
+        w -= lr * m1w / (np.sqrt(m2w) + 1e-8)
+        b -= lr * m1b / (np.sqrt(m2b) + 1e-8)
+    return {group: (round(float(b[j]), 6), [round(float(v), 6) for v in w[:, j]])
+            for j, group in enumerate(group_names)}
+
+
 def _design(data: TrainingData, options: TrainOptions) -> tuple[Any, Any, list[str]]:
     import numpy as np
     from scipy import sparse
@@ -366,6 +420,7 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
             per = {options.anchor_source: per[options.anchor_source]}
         bias = sum(level + shift[source] for source, level in per.items()) / len(per)
         models[name] = (bias, [round(float(v), 6) for v in dense[m]])
+    folded = {name: bias for name, (bias, _) in models.items()}  # before any prior: the task offsets' base
     if options.length_prior:
         models = _length_prior(models, featurizer, options.length_prior)
     # a tier's parameters: the mean of its members measured on the anchor source (accuracy labels on
@@ -380,8 +435,9 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
     }
     keep = np.argsort(-np.abs(params["v"]))[: options.max_sparse]
     sparse_weights = {vocab[j]: round(float(params["v"][j]), 5) for j in keep if abs(params["v"][j]) >= 1e-5}
+    tasks, offsets = _task_levels(data, x, gid, group_names, params, (pm, pg), shift, folded, options)
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
-                           registry=ProfileRegistry(data.models, tiers),
+                           tasks=tasks, task_offsets=offsets, registry=ProfileRegistry(data.models, tiers),
                            meta={"tier_members": tier_members, "rank": rank, "l2": options.l2,
                                  "length_prior": options.length_prior,
                                  "group_effects": options.group_effects, "iterations": options.iterations})
