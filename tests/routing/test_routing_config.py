@@ -291,6 +291,11 @@ def test_learned_length_prior_replaces_the_artifacts(tmp_path: Path) -> None:
                                  request_id="r")
     decision, _ = asyncio.run(gateway.routing.decide(gateway.routing.routers["auto"], request))
     assert decision.detail["length_prior"] == 0  # the decision says which prior it was made with
+    # and which training task the prompt is most like (the default router serves per-task levels)
+    task = decision.detail["task"]
+    assert set(task) == {"like", "p"} and task["like"] in served.tasks and 0 < task["p"] <= 1
+    code = "def merge(a, b):\n    return sorted(a + b)\n\nWrite a Python function that merges two sorted lists."
+    assert served.predict_with_task(code, names)[1][0] == "routerbench_slices:mbpp"
 
     pytest.importorskip("numpy")
     from switchpoint.routing.learned import save_predictor

@@ -192,7 +192,12 @@ class LearnedPolicy:
         if self.predictor is None:
             return None
         levels = self.levels
-        predicted = self.predictor.predict(ctx.text, self._profiles)
+        explained = getattr(self.predictor, "predict_with_task", None)
+        task: tuple[str, float] | None = None
+        if explained is not None:  # mf/linear: also the training task the prompt is most like
+            predicted, task = explained(ctx.text, self._profiles)
+        else:
+            predicted = self.predictor.predict(ctx.text, self._profiles)
         qualities = {c.group: shifted(float(predicted[c.profile]), levels[c.group]) for c in self.candidates}
         prompt_tokens = ctx.features.prompt_tokens if ctx.features is not None else 0
         output = expected_output_tokens(ctx.request.body, self.output_tokens)
@@ -216,6 +221,8 @@ class LearnedPolicy:
         prior = getattr(self.predictor, "meta", {}).get("length_prior")
         if prior is not None:  # mf/linear: the length prior the predictions were made with (length_prior:)
             detail["length_prior"] = prior
+        if task is not None:  # task levels: whose per-benchmark levels weigh most in this prediction
+            detail["task"] = {"like": task[0], "p": round(task[1], 3)}
         if any(levels.values()):  # the shifts in the recorded qualities: what a refit takes back out
             detail["levels"] = {g: round(v, 6) for g, v in levels.items()}
         return RouteDecision(choice.winner, self.name, self.kind, reason, candidates, detail=detail)

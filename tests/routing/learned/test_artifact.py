@@ -216,7 +216,8 @@ def _with_tasks(featurizer: PromptFeaturizer) -> FactorPredictor:
     exam = [0.0] * dims
     exam[length] = 80.0  # "len" is log2(chars + 1) / 14: 18 for "Hi there", 64 for 2 KB
     tasks = {"chat": (24.0, [0.0] * dims), "exam": (0.0, exam)}
-    offsets = {"gpt-4-1106-preview": {"chat": -0.5, "exam": 1.0}, "mixtral-8x7b": {"chat": 0.3}}
+    offsets = {"gpt-4-1106-preview": {"chat": -0.5, "exam": 1.0}, "mixtral-8x7b": {"chat": 0.3},
+               "tier:frontier": {"exam": 2.0}}
     return FactorPredictor("mf", featurizer, offset=base.offset, models=base._models, tiers=base._tiers,
                            sparse=base.sparse, registry=base.registry, meta={"length_prior": 0.0},
                            tasks=tasks, task_offsets=offsets)
@@ -234,8 +235,8 @@ def test_task_levels_by_hand(tmp_path: Path, featurizer: PromptFeaturizer) -> No
         got = tasked.logits(dense, names)
         assert got[0] == pytest.approx(logit["gpt-4-1106-preview"] - 0.5 * p_chat + 1.0 * p_exam)
         assert got[1] == pytest.approx(logit["mixtral-8x7b"] + 0.3 * p_chat)
-        # a tier (and a model resolved to one, gpt-4o) keeps its members' average level
-        assert got[2:] == pytest.approx([logit["tier:large"], logit["gpt-4o"]])
+        # a tier without offsets keeps its members' average level; gpt-4o resolves to the frontier tier's
+        assert got[2:] == pytest.approx([logit["tier:large"], logit["gpt-4o"] + 2.0 * p_exam])
         q = tasked.predict(text, names)
         assert list(q.values()) == pytest.approx([1 / (1 + math.exp(-v)) for v in tasked.logits(
             dense, names, (-1.0 if "#math" in featurizer.features(text).sparse else 0.0)
@@ -251,6 +252,9 @@ def test_task_levels_by_hand(tmp_path: Path, featurizer: PromptFeaturizer) -> No
     with pytest.raises(ValueError, match=r"task offsets of 'mixtral-8x7b': unknown model or task\(s\) \['code'\]"):
         FactorPredictor("mf", featurizer, offset=0.0, models=plain._models, tiers=plain._tiers, sparse={},
                         registry=plain.registry, tasks=tasked.tasks, task_offsets={"mixtral-8x7b": {"code": 1.0}})
+    with pytest.raises(ValueError, match="task offsets of 'tier:medium'"):
+        FactorPredictor("mf", featurizer, offset=0.0, models=plain._models, tiers=plain._tiers, sparse={},
+                        registry=plain.registry, tasks=tasked.tasks, task_offsets={"tier:medium": {"chat": 1.0}})
 
 
 def test_task_levels_learned_per_benchmark(featurizer: PromptFeaturizer) -> None:
@@ -267,12 +271,14 @@ def test_task_levels_learned_per_benchmark(featurizer: PromptFeaturizer) -> None
                   if code else f"Write a short, warm birthday poem for my friend number {i}, about the sea.")
         rows.append({"id": str(i), "dataset": "toy", "meta": {"subset": "code" if code else "poems"},
                      "prompt": prompt, "scores": {"code-llama-34b": float(code), "mistral-7b-chat": float(not code)}})
-    plain = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2))
+    plain = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2, task_levels=False))
     assert isinstance(plain, FactorPredictor) and not plain.tasks and not plain.task_offsets
     predictor = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2,
                                                                               task_levels=True))
     assert isinstance(predictor, FactorPredictor) and list(predictor.tasks) == ["toy:code", "toy:poems"]
-    assert sorted(predictor.task_offsets) == ["code-llama-instruct-34b-chat", "mistral-7b-chat"]  # canonical names
+    assert sorted(predictor.task_offsets) == ["code-llama-instruct-34b-chat", "mistral-7b-chat",  # canonical names
+                                              "tier:medium", "tier:small"]  # each tier: its one member's offsets
+    assert predictor.task_offsets["tier:small"] == predictor.task_offsets["mistral-7b-chat"]
     code, poems = predictor.task_offsets["code-llama-instruct-34b-chat"], predictor.task_offsets["mistral-7b-chat"]
     assert code["toy:code"] > 0 > code["toy:poems"]
     assert poems["toy:poems"] > 0 > poems["toy:code"]

@@ -16,7 +16,7 @@ Task levels (optional, ``TrainOptions.task_levels``): a factor predictor may als
 softmax over the training groups (benchmarks) on the dense features, and each model's level on each group it
 was measured on, as an offset from its average level. A prompt then gets each model's level of the tasks it
 resembles, ``Σ_g p(g | x)·δ_{g,m}``, instead of the average over all of them (groups a model has no data on
-count 0: its average).
+count 0: its average). A tier's offsets are its members' mean.
 
 A name unknown to training is resolved through :class:`~.profiles.ProfileRegistry` to a trained
 model (alias) or to a tier, whose parameters are the mean of its trained members.
@@ -100,11 +100,11 @@ class FactorPredictor:
                 raise ValueError(f"{name}: {len(w)} dense weights, the featurizer gives {dims}")
         self.tasks = {g: (float(b), [float(v) for v in w]) for g, (b, w) in (tasks or {}).items()}
         self.task_offsets = {m: {g: float(v) for g, v in per.items()} for m, per in (task_offsets or {}).items()}
-        for model, per in self.task_offsets.items():
+        for model, per in self.task_offsets.items():  # trained models, and tiers as "tier:<name>"
             unknown = set(per) - set(self.tasks)
-            if model not in models or unknown:
+            if (model not in models and model.removeprefix("tier:") not in tiers) or unknown:
                 raise ValueError(f"task offsets of {model!r}: unknown model or task(s) {sorted(unknown)}")
-        names = list(self.tasks)
+        names = self._task_names = list(self.tasks)
         self._offset_rows = {m: [per.get(g, 0.0) for g in names] for m, per in self.task_offsets.items()}
         self.kind = kind
         self.featurizer = featurizer
@@ -143,8 +143,8 @@ class FactorPredictor:
             how = self.registry.resolve(name)
             if how.model is not None:
                 found = (*self._models[how.model], self._offset_rows.get(how.model))
-            else:  # a tier: its members' average level
-                found = (*self._tiers[str(how.tier)], None)
+            else:  # a tier: its members' mean parameters and task offsets
+                found = (*self._tiers[str(how.tier)], self._offset_rows.get(f"tier:{how.tier}"))
             if len(self._resolved) < 4096:
                 self._resolved[name] = found
         return found
@@ -161,20 +161,34 @@ class FactorPredictor:
 
     def logits(self, dense: Sequence[float], models: Sequence[str], shared: float = 0.0) -> list[float]:
         """Each named model's logit of q̂ for a prompt's dense features (``shared``: its sparse term)."""
-        params = [self._params(m) for m in models]  # unresolvable names fail before any work
+        return self._logits(dense, models, shared, self.task_probabilities(dense))
+
+    def _logits(self, dense: Sequence[float], models: Sequence[str], shared: float,
+                probs: Sequence[float]) -> list[float]:
+        params = [self._params(m) for m in models]
         base = self.offset + shared
-        probs = self.task_probabilities(dense)
         return [base + b + sum(map(mul, w, dense)) + (sum(map(mul, offs, probs)) if offs else 0.0)
                 for b, w, offs in params]
 
     def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
+        return self.predict_with_task(text, models)[0]
+
+    def predict_with_task(self, text: str, models: Sequence[str]) -> tuple[dict[str, float], tuple[str, float] | None]:
+        """:meth:`predict`, plus the training task the prompt is most like and its probability (None without
+        task levels), for the decision's explanation."""
         for m in models:  # unresolvable names fail before any work
             self._params(m)
         features = self.featurizer.features(text)
         shared = 0.0
         if self.sparse and features.sparse:  # a router trained without sparse weights has none to add
             shared = sum(map(self.sparse.get, features.sparse, repeat(0.0))) / math.sqrt(len(features.sparse))
-        return dict(zip(models, map(_sigmoid, self.logits(features.dense, models, shared)), strict=True))
+        dense = features.dense
+        probs = self.task_probabilities(dense)
+        q = dict(zip(models, map(_sigmoid, self._logits(dense, models, shared, probs)), strict=True))
+        if not probs:
+            return q, None
+        best = max(range(len(probs)), key=probs.__getitem__)
+        return q, (self._task_names[best], probs[best])
 
 
 class KNNPredictor:

@@ -25,10 +25,15 @@ Objective (``mf``, ``linear``): soft-label logistic loss over every (prompt, mod
     logit = b_m + x·(u + Pᵀz_m) + v·s/sqrt(|s|) + c_g + c_{g,m}
 
 where ``c_g`` and ``c_{g,m}`` are per-group effects ("how hard is this benchmark", "how good is this
-model at this benchmark") used only during training and replaced by their mean when serving:
+model at this benchmark") fitted with the rest and, without ``task_levels``, replaced by their mean when serving:
 they soak up what distinguishes whole benchmarks (formats, few-shot prefixes), so the remaining
 weights learn what makes one prompt harder than its neighbours, which is what transfers to new
 prompt sets. Full-batch Adam with L2 on everything but the biases.
+
+With ``task_levels`` (the default since session 6) the group effects are also served, through a task
+recogniser: a softmax over the groups on the dense features, fitted after the factor model, and each model's
+level on each group it was measured on, kept as an offset from its served bias. A prompt gets the levels of
+the benchmarks it resembles (``FactorPredictor``); measured in ``scripts/routing/RESEARCH.md``, session 6.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ class TrainOptions:
     anchor_source: str = "routerbench_slices"  # the dataset whose scale the others are aligned to
     prefer_anchor: bool = False  # a model measured on the anchor takes its bias from there alone
     keep_reference: bool = False  # keep a judge's reference column (constant score) as that model's outcome
-    task_levels: bool = False  # serve each model's level on the training tasks a prompt resembles (see _task_levels)
+    task_levels: bool = True  # serve each model's level on the training tasks a prompt resembles (see _task_levels)
     task_l2: float = 1e-2  # L2 of the task recogniser (a softmax over the training groups)
     knn_k: int = 32
     knn_shrink: float = 1.0
@@ -254,11 +259,15 @@ def _length_prior(models: dict[str, tuple[float, list[float]]], featurizer: Prom
 
 def _task_levels(data: TrainingData, x: Any, gid: Any, group_names: Sequence[str], params: Mapping[str, Any],
                  pairs: tuple[Any, Any], shift: Mapping[str, float], folded: Mapping[str, float],
+                 tier_members: Mapping[str, Sequence[str]],
                  options: TrainOptions) -> tuple[dict[str, tuple[float, list[float]]], dict[str, dict[str, float]]]:
     """With ``options.task_levels`` (and more than one group): the task recogniser and, per model, its level on
-    each group it was measured on (on the common scale) minus its served bias. Else two empty mappings."""
+    each group it was measured on (on the common scale) minus its served bias; per tier (``"tier:<name>"``), the
+    mean of its members' offsets on each group (over the members measured there). Else two empty mappings."""
     if not options.task_levels or len(group_names) < 2:
         return {}, {}
+    import numpy as np
+
     pm, pg = pairs
     source_of = dict(zip(data.groups, data.sources, strict=True))
     offsets = {
@@ -266,6 +275,10 @@ def _task_levels(data: TrainingData, x: Any, gid: Any, group_names: Sequence[str
                                            + shift[source_of[group_names[g]]] - folded[name]), 6)
                for g in sorted(set(pg[pm == m].tolist()))}
         for m, name in enumerate(data.models)}
+    for tier, members in tier_members.items():
+        measured = sorted({g for m in members for g in offsets[m]})
+        offsets["tier:" + tier] = {g: round(float(np.mean([offsets[m][g] for m in members if g in offsets[m]])), 6)
+                                   for g in measured}
     return _task_recogniser(x, gid, group_names, data, options), offsets
 
 
@@ -435,7 +448,7 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
     }
     keep = np.argsort(-np.abs(params["v"]))[: options.max_sparse]
     sparse_weights = {vocab[j]: round(float(params["v"][j]), 5) for j in keep if abs(params["v"][j]) >= 1e-5}
-    tasks, offsets = _task_levels(data, x, gid, group_names, params, (pm, pg), shift, folded, options)
+    tasks, offsets = _task_levels(data, x, gid, group_names, params, (pm, pg), shift, folded, tier_members, options)
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
                            tasks=tasks, task_offsets=offsets, registry=ProfileRegistry(data.models, tiers),
                            meta={"tier_members": tier_members, "rank": rank, "l2": options.l2,
