@@ -60,6 +60,9 @@ def parse_variant(spec: str) -> tuple[str, str, TrainOptions]:
     for item in overrides:
         key, value = item.split("=", 1)
         kind = types[key]
+        if key == "prior_off_sources":  # prior_off_sources=alpacaeval2
+            changes[key] = tuple(value.split("+"))
+            continue
         if key == "source_weights":  # source_weights=alpacaeval2/0.25+routerdc_7model/0.5
             changes[key] = {k: float(v) for k, v in (p.split("/") for p in value.split("+"))}
             continue

@@ -287,3 +287,48 @@ def test_task_levels_learned_per_benchmark(featurizer: PromptFeaturizer) -> None
         assert (p_code if row["meta"]["subset"] == "code" else p_poems) > 0.9  # type: ignore[index]
         q = predictor.predict(str(row["prompt"]), ["code-llama-34b", "mistral-7b-chat"])
         assert row["scores"][max(q, key=q.__getitem__)] == 1.0  # type: ignore[index]
+
+
+def test_length_prior_taken_off_on_chat_like_prompts(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
+    """``prior_off``: the length prior (folded into the weights) is taken back off in proportion to the
+    probability of the named tasks: a prompt sure to be "chat" is predicted as with no prior, an "exam" one as
+    with the full prior; models and tiers of no known tier have no prior to take off."""
+    tasked = _with_tasks(featurizer)
+    beta = 0.2
+    kwargs = dict(offset=tasked.offset, models=tasked._models, tiers=tasked._tiers, sparse={},
+                  registry=tasked.registry, tasks=tasked.tasks, task_offsets=tasked.task_offsets)
+    plain = FactorPredictor("mf", featurizer, meta={"length_prior": 0.0}, **kwargs).with_length_prior(beta)
+    gated = FactorPredictor("mf", featurizer, meta={"length_prior": 0.0}, prior_off=("chat",),
+                            **kwargs).with_length_prior(beta)
+    assert gated.prior_off == ("chat",)
+    names = ["gpt-4-1106-preview", "mixtral-8x7b", "tier:large"]
+    chat, exam = "Hi there", "Prove that there are infinitely many primes, in full detail. " * 40
+    no_prior = plain.with_length_prior(0.0)
+    dense = featurizer.features(chat).dense
+    assert gated.task_probabilities(dense)[0] > 0.99
+    assert gated.logits(dense, names) == pytest.approx(no_prior.logits(dense, names), abs=0.02)
+    assert gated.logits(dense, names) != pytest.approx(plain.logits(dense, names), abs=0.02)
+    dense = featurizer.features(exam).dense
+    assert gated.logits(dense, names) == pytest.approx(plain.logits(dense, names), abs=1e-3)
+    path = tmp_path / "gated.json.gz"
+    save_predictor(gated, path)
+    loaded = load_predictor(path, featurizer=featurizer)
+    assert isinstance(loaded, FactorPredictor) and loaded.prior_off == ("chat",)
+    for text in (chat, exam):
+        assert loaded.predict(text, names) == pytest.approx(gated.predict(text, names), abs=1e-6)
+    with pytest.raises(ValueError, match=r"prior_off names unknown tasks: \['code'\]"):
+        FactorPredictor("mf", featurizer, meta={}, prior_off=("code",), **kwargs)
+
+
+def test_prior_off_sources_name_their_groups(featurizer: PromptFeaturizer) -> None:
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import TrainOptions, train
+
+    rows = [{"id": str(i), "dataset": "chat" if i % 2 else "exam", "meta": {"subset": f"s{i % 4}"},
+             "prompt": ("Tell me a story about a cat." if i % 2 else "What is 12 * 13? Answer with a number.") + str(i),
+             "scores": {"gpt-4-1106-preview": 1.0, "mistral-7b-chat": float(i % 3 == 0)}} for i in range(40)]
+    predictor = train("mf", rows, featurizer=featurizer,
+                      options=TrainOptions(iterations=30, rank=2, prior_off_sources=("chat",)))
+    assert isinstance(predictor, FactorPredictor)
+    assert sorted(predictor.tasks) == ["chat:s1", "chat:s3", "exam:s0", "exam:s2"]
+    assert predictor.prior_off == ("chat:s1", "chat:s3")

@@ -9,7 +9,8 @@ a router never runs, silently degraded, on features it was not trained on. Then,
 
 - ``mf`` / ``linear``: ``offset``, ``models`` and ``tiers`` (``{name: {"bias": b, "dense": [w...]}}``,
   the folded per-model weights) and ``sparse`` (``{feature: weight}``); optionally ``tasks`` (the task
-  recogniser: ``{group: {"bias": b, "dense": [w...]}}``) and ``task_offsets`` (``{model: {group: δ}}``);
+  recogniser: ``{group: {"bias": b, "dense": [w...]}}``), ``task_offsets`` (``{model: {group: δ}}``) and
+  ``prior_off`` (the groups on which the length prior is taken back off, in proportion to their probability);
 - ``knn``: ``k``, ``shrink``, ``vectors`` (prototype embeddings) and ``outcomes``
   (``{model: [score or null per prototype]}``).
 
@@ -54,6 +55,8 @@ def save_predictor(predictor: QualityPredictor, path: str | Path) -> None:
                              for g, (b, w) in predictor.tasks.items()}
             data["task_offsets"] = {m: {g: round(v, 6) for g, v in per.items()}
                                     for m, per in predictor.task_offsets.items()}
+        if predictor.prior_off:
+            data["prior_off"] = list(predictor.prior_off)
     elif isinstance(predictor, KNNPredictor):
         data.update({
             "dense_names": list(predictor.featurizer.dense_names),
@@ -88,7 +91,7 @@ def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPre
         tasks = {g: (float(p["bias"]), p["dense"]) for g, p in data.get("tasks", {}).items()}
         return FactorPredictor(kind, featurizer, offset=float(data["offset"]), models=models, tiers=tiers,
                                sparse=data["sparse"], registry=ProfileRegistry(models, tiers), meta=meta,
-                               tasks=tasks, task_offsets=data.get("task_offsets"))
+                               tasks=tasks, task_offsets=data.get("task_offsets"), prior_off=data.get("prior_off", ()))
     if kind == "knn":
         tiers = meta.get("tier_members", {})
         return KNNPredictor(featurizer, vectors=data["vectors"], outcomes=data["outcomes"], k=int(data["k"]),

@@ -93,7 +93,8 @@ class FactorPredictor:
                  sparse: Mapping[str, float], registry: ProfileRegistry,
                  meta: Mapping[str, Any] | None = None,
                  tasks: Mapping[str, tuple[float, Sequence[float]]] | None = None,
-                 task_offsets: Mapping[str, Mapping[str, float]] | None = None) -> None:
+                 task_offsets: Mapping[str, Mapping[str, float]] | None = None,
+                 prior_off: Sequence[str] = ()) -> None:
         dims = featurizer.dims
         for name, (_, w) in {**models, **tiers, **(tasks or {})}.items():
             if len(w) != dims:
@@ -106,6 +107,11 @@ class FactorPredictor:
                 raise ValueError(f"task offsets of {model!r}: unknown model or task(s) {sorted(unknown)}")
         names = self._task_names = list(self.tasks)
         self._offset_rows = {m: [per.get(g, 0.0) for g in names] for m, per in self.task_offsets.items()}
+        if set(prior_off) - set(names):
+            raise ValueError(f"prior_off names unknown tasks: {sorted(set(prior_off) - set(names))}")
+        self.prior_off = tuple(prior_off)  # tasks on which the length prior is taken back off (chat)
+        self._prior_off_index = [names.index(g) for g in self.prior_off]
+        self._len_index = featurizer.dense_names.index("len") if self.prior_off else -1
         self.kind = kind
         self.featurizer = featurizer
         self.offset = offset
@@ -114,7 +120,7 @@ class FactorPredictor:
         self.sparse = dict(sparse)
         self.registry = registry
         self.meta = dict(meta or {})
-        self._resolved: dict[str, tuple[float, list[float], list[float] | None]] = {}
+        self._resolved: dict[str, tuple[float, list[float], list[float] | None, float]] = {}
 
     def models(self) -> Sequence[str]:
         return tuple(self._models)
@@ -135,16 +141,21 @@ class FactorPredictor:
         tiers = {t: length_prior_shift(p, t, delta, index) if t in TIER_RANK else p for t, p in self._tiers.items()}
         return FactorPredictor(self.kind, self.featurizer, offset=self.offset, models=models, tiers=tiers,
                                sparse=self.sparse, registry=self.registry, meta={**self.meta, "length_prior": beta},
-                               tasks=self.tasks, task_offsets=self.task_offsets)
+                               tasks=self.tasks, task_offsets=self.task_offsets, prior_off=self.prior_off)
 
-    def _params(self, name: str) -> tuple[float, list[float], list[float] | None]:
+    def _params(self, name: str) -> tuple[float, list[float], list[float] | None, float]:
+        """(bias, dense weights, task offsets or None, tier step of the length prior: 0 for no known tier)."""
         found = self._resolved.get(name)
         if found is None:
             how = self.registry.resolve(name)
             if how.model is not None:
-                found = (*self._models[how.model], self._offset_rows.get(how.model))
+                tier = builtin_tier(how.model)
+                found = (*self._models[how.model], self._offset_rows.get(how.model),
+                         TIER_RANK[tier] - 1.5 if tier in TIER_RANK else 0.0)
             else:  # a tier: its members' mean parameters and task offsets
-                found = (*self._tiers[str(how.tier)], self._offset_rows.get(f"tier:{how.tier}"))
+                tier = str(how.tier)
+                found = (*self._tiers[tier], self._offset_rows.get(f"tier:{tier}"),
+                         TIER_RANK[tier] - 1.5 if tier in TIER_RANK else 0.0)
             if len(self._resolved) < 4096:
                 self._resolved[name] = found
         return found
@@ -167,8 +178,12 @@ class FactorPredictor:
                 probs: Sequence[float]) -> list[float]:
         params = [self._params(m) for m in models]
         base = self.offset + shared
-        return [base + b + sum(map(mul, w, dense)) + (sum(map(mul, offs, probs)) if offs else 0.0)
-                for b, w, offs in params]
+        # the length prior (folded into the weights), taken back off in proportion to p(chat-like task)
+        off = sum(probs[i] for i in self._prior_off_index) if self._prior_off_index and probs else 0.0
+        unprior = off * float(self.meta.get("length_prior") or 0.0) * (
+            _LENGTH_SCALE * dense[self._len_index] - _LENGTH_CENTRE) if off else 0.0
+        return [base + b + sum(map(mul, w, dense)) + (sum(map(mul, offs, probs)) if offs else 0.0) - unprior * step
+                for b, w, offs, step in params]
 
     def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
         return self.predict_with_task(text, models)[0]

@@ -78,6 +78,8 @@ class TrainOptions:
     keep_reference: bool = False  # keep a judge's reference column (constant score) as that model's outcome
     task_levels: bool = True  # serve each model's level on the training tasks a prompt resembles (see _task_levels)
     task_l2: float = 1e-2  # L2 of the task recogniser (a softmax over the training groups)
+    # sources whose groups take the length prior back off, in proportion to p(group | prompt) (task levels only)
+    prior_off_sources: tuple[str, ...] = ()
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
@@ -449,8 +451,11 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
     keep = np.argsort(-np.abs(params["v"]))[: options.max_sparse]
     sparse_weights = {vocab[j]: round(float(params["v"][j]), 5) for j in keep if abs(params["v"][j]) >= 1e-5}
     tasks, offsets = _task_levels(data, x, gid, group_names, params, (pm, pg), shift, folded, tier_members, options)
+    source_of = dict(zip(data.groups, data.sources, strict=True))
+    prior_off = [g for g in tasks if source_of[g] in options.prior_off_sources]
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
-                           tasks=tasks, task_offsets=offsets, registry=ProfileRegistry(data.models, tiers),
+                           tasks=tasks, task_offsets=offsets, prior_off=prior_off,
+                           registry=ProfileRegistry(data.models, tiers),
                            meta={"tier_members": tier_members, "rank": rank, "l2": options.l2,
                                  "length_prior": options.length_prior,
                                  "group_effects": options.group_effects, "iterations": options.iterations})
