@@ -161,6 +161,8 @@ def test_default_router_records_its_length_prior() -> None:
     text = "Summarise this report. " * 80
     names = ["gpt-4o", "mixtral-8x7b"]
     assert same.predict(text, names) == pytest.approx(predictor.predict(text, names))
+    # the prior is taken back off on prompts like AlpacaEval's (chat), all five of its groups
+    assert len(predictor.prior_off) == 5 and all(g.startswith("alpacaeval2:") for g in predictor.prior_off)
 
 
 def test_length_prior_by_hand(featurizer: PromptFeaturizer) -> None:

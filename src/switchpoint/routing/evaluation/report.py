@@ -157,6 +157,16 @@ def _diff_text(label: str, paired: dict[str, Any]) -> str:
     return f"{label}: {paired['diff']:+.3f}{interval}"
 
 
+def _report_dict(mode: str, report: Any, router: str | None, models: Sequence[SingleModel],
+                 **figures: Any) -> dict[str, Any]:
+    """The JSON object of a report: what every mode has (``apgr``, ``cpt50``, ``cpt80``, ``aiq`` null unless the
+    mode's ``figures`` set them), its figures, the models and the bootstrap settings."""
+    return {"mode": mode, "data": report.data, "prompts": report.prompts, "router": router,
+            "apgr": None, "cpt50": None, "cpt80": None, "aiq": None, **figures,
+            "models": {m.name: m.to_dict() for m in models},
+            "bootstrap": {"resamples": report.resamples, "seed": report.seed, "level": 0.95}}
+
+
 @dataclass(frozen=True)
 class TwoModelReport:
     data: str
@@ -170,23 +180,15 @@ class TwoModelReport:
 
     def to_dict(self) -> dict[str, Any]:
         router = self.router
-        return {
-            "mode": "two-model",
-            "data": self.data,
-            "prompts": self.prompts,
-            "router": None if router is None else router.name,
-            "strong": self.strong.name,
-            "weak": self.weak.name,
-            "apgr": None if router is None else router.apgr,
-            "cpt50": None if router is None else router.cpt50,
-            "cpt80": None if router is None else router.cpt80,
-            "aiq": None,
-            "ci": None if router is None else router.to_dict(),
-            "baselines": {name: curve.to_dict() for name, curve in self.baselines.items()},
-            "vs_length": None if router is None else self.vs_length(),
-            "models": {m.name: m.to_dict() for m in (self.strong, self.weak)},
-            "bootstrap": {"resamples": self.resamples, "seed": self.seed, "level": 0.95},
-        }
+        figures: dict[str, Any] = {} if router is None else {
+            "apgr": router.apgr, "cpt50": router.cpt50, "cpt80": router.cpt80}
+        return _report_dict(
+            "two-model", self, None if router is None else router.name, (self.strong, self.weak),
+            strong=self.strong.name, weak=self.weak.name, **figures,
+            ci=None if router is None else router.to_dict(),
+            baselines={name: curve.to_dict() for name, curve in self.baselines.items()},
+            vs_length=None if router is None else self.vs_length(),
+        )
 
     def text(self) -> str:
         lines = [
@@ -350,22 +352,14 @@ class ManyModelReport:
 
     def to_dict(self) -> dict[str, Any]:
         router = self.router
-        return {
-            "mode": "many-model",
-            "data": self.data,
-            "prompts": self.prompts,
-            "router": None if router is None else router.name,
-            "apgr": None,
-            "cpt50": None,
-            "cpt80": None,
-            "aiq": None if router is None else router.aiq,
-            "ci": None if router is None else {"aiq_ci": _interval_dict(router.aiq_ci)},
-            "points": None if router is None else [list(p) for p in router.points],
-            "baselines": {name: result.to_dict() for name, result in self.baselines.items()},
-            "vs_zero_router": None if router is None else self.vs_zero_router(),
-            "models": {m.name: m.to_dict() for m in self.models},
-            "bootstrap": {"resamples": self.resamples, "seed": self.seed, "level": 0.95},
-        }
+        return _report_dict(
+            "many-model", self, None if router is None else router.name, self.models,
+            aiq=None if router is None else router.aiq,
+            ci=None if router is None else {"aiq_ci": _interval_dict(router.aiq_ci)},
+            points=None if router is None else [list(p) for p in router.points],
+            baselines={name: result.to_dict() for name, result in self.baselines.items()},
+            vs_zero_router=None if router is None else self.vs_zero_router(),
+        )
 
     def text(self) -> str:
         lines = [
@@ -495,23 +489,14 @@ class QualityReport:
 
     def to_dict(self) -> dict[str, Any]:
         router = self.router
-        return {
-            "mode": "quality",
-            "data": self.data,
-            "prompts": self.prompts,
-            "router": None if router is None else router.name,
-            "apgr": None,
-            "cpt50": None,
-            "cpt80": None,
-            "aiq": None,
-            "quality": None if router is None else router.quality,
-            "ci": None if router is None else {"quality_ci": _interval_dict(router.ci)},
-            "picks": self.picks,
-            "baselines": {name: result.to_dict() for name, result in self.baselines.items()},
-            "vs_best_single": None if router is None else self.vs_best_single(),
-            "models": {m.name: m.to_dict() for m in self.models},
-            "bootstrap": {"resamples": self.resamples, "seed": self.seed, "level": 0.95},
-        }
+        return _report_dict(
+            "quality", self, None if router is None else router.name, self.models,
+            quality=None if router is None else router.quality,
+            ci=None if router is None else {"quality_ci": _interval_dict(router.ci)},
+            picks=self.picks,
+            baselines={name: result.to_dict() for name, result in self.baselines.items()},
+            vs_best_single=None if router is None else self.vs_best_single(),
+        )
 
     def text(self) -> str:
         lines = [

@@ -78,8 +78,9 @@ class TrainOptions:
     keep_reference: bool = False  # keep a judge's reference column (constant score) as that model's outcome
     task_levels: bool = True  # serve each model's level on the training tasks a prompt resembles (see _task_levels)
     task_l2: float = 1e-2  # L2 of the task recogniser (a softmax over the training groups)
-    # sources whose groups take the length prior back off, in proportion to p(group | prompt) (task levels only)
-    prior_off_sources: tuple[str, ...] = ()
+    # sources whose groups take the length prior back off, in proportion to p(group | prompt) (task levels only):
+    # AlpacaEval's chat prompts, where length is an anti-signal (RESEARCH.md, sessions 5 and 6)
+    prior_off_sources: tuple[str, ...] = ("alpacaeval2",)
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
