@@ -210,6 +210,7 @@ def cv_quality(
     featurizer: PromptFeaturizer,
     resamples: int,
     folds: int = 5,
+    save: str | None = None,
 ) -> list[QualityReport]:
     """In-distribution, models without costs: 5 folds of routerdc7_train by crc32(id); each fold's router is
     trained on the other folds plus routerbench_train and alpacaeval2; the quality of the model it predicts best
@@ -230,6 +231,12 @@ def cv_quality(
         held_rows += held
         held_q += router.qualities(held, models)
     reports = [quality_report(held_rows, models, held_q, router_name=variant, data="5-fold", resamples=resamples)]
+    if save:  # the score of each held-out prompt's pick, for paired comparisons of variants
+        import json
+
+        picked = [r.scores[max(models, key=q.__getitem__)] for r, q in zip(held_rows, held_q, strict=True)]
+        with open(save, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"variant": variant, "ids": [r.id for r in held_rows], "picked": picked}) + "\n")
     for task in sorted({r.id.split("/")[1] for r in held_rows}):
         pick = [i for i, r in enumerate(held_rows) if r.id.split("/")[1] == task]
         reports.append(quality_report([held_rows[i] for i in pick], models, [held_q[i] for i in pick],
@@ -334,14 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv", action="store_true", help="with --aiq: also the in-distribution 5-fold report")
     parser.add_argument("--quality", action="store_true",
                         help="RouterDC's 7 models (no costs), 5-fold: quality of the predicted-best model")
-    parser.add_argument("--save", help="append the --chat held-out scores (JSON lines) to this file")
+    parser.add_argument("--save", help="append the --chat scores or --quality picks to this file (JSON lines)")
     parser.add_argument("--bootstrap", type=int, default=200, help="resamples for the --aiq intervals")
     args = parser.parse_args(argv)
     featurizer = PromptFeaturizer.load()
     data = load(featurizer)
     for variant in args.variant:
         if args.quality:
-            print_quality(variant, cv_quality(variant, data, featurizer, args.bootstrap))
+            print_quality(variant, cv_quality(variant, data, featurizer, args.bootstrap, save=args.save))
             sys.stdout.flush()
             continue
         if args.aiq:

@@ -78,6 +78,7 @@ class TrainOptions:
     keep_reference: bool = False  # keep a judge's reference column (constant score) as that model's outcome
     task_levels: bool = True  # serve each model's level on the training tasks a prompt resembles (see _task_levels)
     task_l2: float = 1e-2  # L2 of the task recogniser (a softmax over the training groups)
+    task_source_weights: bool = True  # the recogniser weighs sources by source_weights (else each source 1)
     # sources whose groups take the length prior back off, in proportion to p(group | prompt) (task levels only):
     # AlpacaEval's chat prompts, where length is an anti-signal (RESEARCH.md, sessions 5 and 6)
     prior_off_sources: tuple[str, ...] = ("alpacaeval2",)
@@ -298,7 +299,7 @@ def _task_recogniser(x: Any, gid: Any, group_names: Sequence[str], data: Trainin
     weight = np.zeros(n)
     for source in set(data.sources):
         mask = sources == source
-        weight[mask] = options.source_weights.get(source, 1.0) / mask.sum()
+        weight[mask] = (options.source_weights.get(source, 1.0) if options.task_source_weights else 1.0) / mask.sum()
     weight /= weight.sum()
     target = np.zeros((n, k))
     target[np.arange(n), gid] = 1.0
