@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -180,6 +180,19 @@ def logo_aiq(
     return reports
 
 
+def _file_folds(
+    data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]], name: str, folds: int
+) -> Iterator[tuple[list[tuple[dict[str, Any], PromptFeatures]], set[str]]]:
+    """K folds of training file ``name`` by crc32(id): per fold, the training pairs (the other folds plus every
+    other training file) and the held-out ids."""
+    import zlib
+
+    others = [p for other in common.TRAIN_FILES if other != name for p in data[other]]
+    for k in range(folds):
+        inside = {str(r["id"]) for r, _ in data[name] if zlib.crc32(str(r["id"]).encode()) % folds == k}
+        yield others + [p for p in data[name] if str(p[0]["id"]) not in inside], inside
+
+
 def cv_aiq(
     variant: str,
     data: dict[str, list[tuple[dict[str, Any], PromptFeatures]]],
@@ -189,14 +202,9 @@ def cv_aiq(
 ) -> ManyModelReport:
     """In-distribution: 5 folds of routerbench_train by crc32(id); each fold's router is trained on the
     other folds plus routerdc7_train and alpacaeval2; the held-out predictions pooled into one report."""
-    import zlib
-
     score, options, rows, models = _aiq_setup(variant)
     held_rows, held_q = [], []
-    others = [p for name in common.TRAIN_FILES if name != "routerbench_train" for p in data[name]]
-    for k in range(folds):
-        inside = {str(r["id"]) for r, _ in data["routerbench_train"] if zlib.crc32(str(r["id"]).encode()) % folds == k}
-        train_pairs = others + [p for p in data["routerbench_train"] if str(p[0]["id"]) not in inside]
+    for train_pairs, inside in _file_folds(data, "routerbench_train", folds):
         held = rows_with([r for r in rows if r.id in inside], models, need_cost=True)
         router = PredictorRouter(fit(score, train_pairs, featurizer, options), variant)
         held_rows += held
@@ -215,17 +223,12 @@ def cv_quality(
     """In-distribution, models without costs: 5 folds of routerdc7_train by crc32(id); each fold's router is
     trained on the other folds plus routerbench_train and alpacaeval2; the quality of the model it predicts best
     on the pooled held-out prompts (as ``switchpoint eval --models all`` on data without costs), then per task."""
-    import zlib
-
     _, score, options = parse_variant(variant)
     rows = load_rows(common.ROUTING / "routerdc7_train.jsonl")
     models = models_in(rows)
-    others = [p for name in common.TRAIN_FILES if name != "routerdc7_train" for p in data[name]]
     held_rows: list[RoutingRow] = []
     held_q: list[dict[str, float]] = []
-    for k in range(folds):
-        inside = {str(r["id"]) for r, _ in data["routerdc7_train"] if zlib.crc32(str(r["id"]).encode()) % folds == k}
-        train_pairs = others + [p for p in data["routerdc7_train"] if str(p[0]["id"]) not in inside]
+    for train_pairs, inside in _file_folds(data, "routerdc7_train", folds):
         held = rows_with([r for r in rows if r.id in inside], models)
         router = PredictorRouter(fit(score, train_pairs, featurizer, options), variant)
         held_rows += held

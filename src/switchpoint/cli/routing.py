@@ -249,16 +249,21 @@ def _levels_file(path: str, models: Sequence[str]) -> dict[str, float]:
     return out
 
 
+def _with_any_cost(models: Sequence[str], rows: Sequence[Any]) -> list[str]:
+    """The models with a cost on at least one row."""
+    return [m for m in models if any(row.cost.get(m) is not None for row in rows)]
+
+
 def _costs_missing(models: Sequence[str], rows: Sequence[Any], *, listed: bool) -> bool:
     """Whether AIQ is out of reach: a listed model has no cost, or fewer than two of "all" have any."""
-    costed = [m for m in models if any(row.cost.get(m) is not None for row in rows)]
+    costed = _with_any_cost(models, rows)
     return len(costed) < len(models) if listed else len(costed) < 2
 
 
 def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str]:
     """The models with costs, for AIQ. Models listed by name must all have costs; from "all", the others are left
     out (said on stderr)."""
-    costed = [m for m in models if any(row.cost.get(m) is not None for row in rows)]
+    costed = _with_any_cost(models, rows)
     missing = [m for m in models if m not in costed]
     if missing and listed:
         raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")

@@ -167,7 +167,7 @@ def test_default_router_records_its_length_prior() -> None:
 
 def test_length_prior_by_hand(featurizer: PromptFeaturizer) -> None:
     pytest.importorskip("numpy")
-    from switchpoint.routing.learned.train import _length_prior
+    from switchpoint.routing.learned.predictors import add_length_prior as _length_prior
 
     zeros = [0.0] * featurizer.dims
     models = _length_prior({"gpt-4-1106-preview": (0.0, zeros), "mistral-7b-chat": (0.0, zeros), "odd": (0.0, zeros)},

@@ -43,7 +43,12 @@ _LENGTH_CENTRE = 10.0  # log2 of 1 KB: the prior changes nothing for a prompt of
 def add_length_prior(models: Mapping[str, tuple[float, list[float]]], featurizer: PromptFeaturizer,
                      beta: float) -> dict[str, tuple[float, list[float]]]:
     """Each model's (bias, dense weights) with ``beta`` of length prior added (:func:`length_prior_shift`);
-    models of no known tier (``builtin_tier``) are left as they are."""
+    models of no known tier (``builtin_tier``) are left as they are.
+
+    The prior says stronger models lose less on longer prompts. The training data cannot teach this for
+    strong-vs-weak pairs (length barely ranks the gains within its tasks), but prompt length is the known
+    strong baseline of routing benchmarks; training adds it to the learned weights with a fixed, untuned
+    strength (``TrainOptions.length_prior``)."""
     index = featurizer.dense_names.index("len")
     out = {}
     for name, params in models.items():
@@ -58,10 +63,15 @@ def length_prior_shift(params: tuple[float, list[float]], tier: str, beta: float
     prompt's length per tier step, centred at 1 KB and between the medium and large tiers
     (``index``: the ``len`` feature's position). Additive, so a prior can be taken off or changed later."""
     bias, weights = params
-    step = TIER_RANK[tier] - 1.5
+    step = _prior_step(tier)
     shifted = list(weights)
     shifted[index] = round(shifted[index] + beta * step * _LENGTH_SCALE, 6)
     return bias - beta * step * _LENGTH_CENTRE, shifted
+
+
+def _prior_step(tier: str | None) -> float:
+    """A tier's step in the length prior: tiers from the medium/large midpoint (0 for no known tier)."""
+    return TIER_RANK[tier] - 1.5 if tier in TIER_RANK else 0.0
 
 
 @runtime_checkable
@@ -120,6 +130,7 @@ class FactorPredictor:
         self.sparse = dict(sparse)
         self.registry = registry
         self.meta = dict(meta or {})
+        self._beta = float(self.meta.get("length_prior") or 0.0)  # the prior folded into the weights
         self._resolved: dict[str, tuple[float, list[float], list[float] | None, float]] = {}
 
     def models(self) -> Sequence[str]:
@@ -149,13 +160,11 @@ class FactorPredictor:
         if found is None:
             how = self.registry.resolve(name)
             if how.model is not None:
-                tier = builtin_tier(how.model)
-                found = (*self._models[how.model], self._offset_rows.get(how.model),
-                         TIER_RANK[tier] - 1.5 if tier in TIER_RANK else 0.0)
+                step = _prior_step(builtin_tier(how.model))
+                found = (*self._models[how.model], self._offset_rows.get(how.model), step)
             else:  # a tier: its members' mean parameters and task offsets
                 tier = str(how.tier)
-                found = (*self._tiers[tier], self._offset_rows.get(f"tier:{tier}"),
-                         TIER_RANK[tier] - 1.5 if tier in TIER_RANK else 0.0)
+                found = (*self._tiers[tier], self._offset_rows.get(f"tier:{tier}"), _prior_step(tier))
             if len(self._resolved) < 4096:
                 self._resolved[name] = found
         return found
@@ -172,16 +181,14 @@ class FactorPredictor:
 
     def logits(self, dense: Sequence[float], models: Sequence[str], shared: float = 0.0) -> list[float]:
         """Each named model's logit of q̂ for a prompt's dense features (``shared``: its sparse term)."""
-        return self._logits(dense, models, shared, self.task_probabilities(dense))
+        return self._logits(dense, [self._params(m) for m in models], shared, self.task_probabilities(dense))
 
-    def _logits(self, dense: Sequence[float], models: Sequence[str], shared: float,
-                probs: Sequence[float]) -> list[float]:
-        params = [self._params(m) for m in models]
+    def _logits(self, dense: Sequence[float], params: Sequence[tuple[float, list[float], list[float] | None, float]],
+                shared: float, probs: Sequence[float]) -> list[float]:
         base = self.offset + shared
         # the length prior (folded into the weights), taken back off in proportion to p(chat-like task)
         off = sum(probs[i] for i in self._prior_off_index) if self._prior_off_index and probs else 0.0
-        unprior = off * float(self.meta.get("length_prior") or 0.0) * (
-            _LENGTH_SCALE * dense[self._len_index] - _LENGTH_CENTRE) if off else 0.0
+        unprior = off * self._beta * (_LENGTH_SCALE * dense[self._len_index] - _LENGTH_CENTRE) if off else 0.0
         return [base + b + sum(map(mul, w, dense)) + (sum(map(mul, offs, probs)) if offs else 0.0) - unprior * step
                 for b, w, offs, step in params]
 
@@ -191,15 +198,14 @@ class FactorPredictor:
     def predict_with_task(self, text: str, models: Sequence[str]) -> tuple[dict[str, float], tuple[str, float] | None]:
         """:meth:`predict`, plus the training task the prompt is most like and its probability (None without
         task levels), for the decision's explanation."""
-        for m in models:  # unresolvable names fail before any work
-            self._params(m)
+        params = [self._params(m) for m in models]  # unresolvable names fail before any work
         features = self.featurizer.features(text)
         shared = 0.0
         if self.sparse and features.sparse:  # a router trained without sparse weights has none to add
             shared = sum(map(self.sparse.get, features.sparse, repeat(0.0))) / math.sqrt(len(features.sparse))
         dense = features.dense
         probs = self.task_probabilities(dense)
-        q = dict(zip(models, map(_sigmoid, self._logits(dense, models, shared, probs)), strict=True))
+        q = dict(zip(models, map(_sigmoid, self._logits(dense, params, shared, probs)), strict=True))
         if not probs:
             return q, None
         best = max(range(len(probs)), key=probs.__getitem__)

@@ -69,7 +69,7 @@ class TrainOptions:
     group_effects: str = "model"  # "none" | "group" | "model"
     embedding_l2: float = 10.0  # L2 multiplier on the embedding dimensions (they transfer less than the cues)
     sparse: bool = False  # fit shared sparse text-feature weights (they overfit the benchmarks' formats)
-    length_prior: float = 0.1  # logits per doubling of prompt length per tier step (see _length_prior)
+    length_prior: float = 0.1  # logits per doubling of prompt length per tier step (see predictors.add_length_prior)
     min_sparse_count: int = 5
     max_sparse: int = 20000
     source_weights: Mapping[str, float] = field(default_factory=_default_source_weights)
@@ -250,26 +250,17 @@ def _common_scale(levels: Mapping[str, Mapping[str, float]], anchor: str) -> dic
 
 
 
-def _length_prior(models: dict[str, tuple[float, list[float]]], featurizer: PromptFeaturizer,
-                  beta: float) -> dict[str, tuple[float, list[float]]]:
-    """A fixed prior that stronger models lose less on longer prompts: ``beta`` logits per doubling
-    of the prompt's length per tier step, centred at 1 KB and between the medium and large tiers.
-
-    The training data cannot teach this for strong-vs-weak pairs (length barely ranks the gains within
-    its tasks), but prompt length is the known strong baseline of routing benchmarks; the prior adds it
-    to the learned weights with a fixed, untuned strength. Models of no known tier are left as learned."""
-    return add_length_prior(models, featurizer, beta)
-
-
 def _task_levels(data: TrainingData, x: Any, gid: Any, group_names: Sequence[str], params: Mapping[str, Any],
                  pairs: tuple[Any, Any], shift: Mapping[str, float], folded: Mapping[str, float],
                  tier_members: Mapping[str, Sequence[str]],
-                 options: TrainOptions) -> tuple[dict[str, tuple[float, list[float]]], dict[str, dict[str, float]]]:
-    """With ``options.task_levels`` (and more than one group): the task recogniser and, per model, its level on
+                 options: TrainOptions) -> tuple[dict[str, tuple[float, list[float]]], dict[str, dict[str, float]],
+                                                 list[str]]:
+    """With ``options.task_levels`` (and more than one group): the task recogniser; per model, its level on
     each group it was measured on (on the common scale) minus its served bias; per tier (``"tier:<name>"``), the
-    mean of its members' offsets on each group (over the members measured there). Else two empty mappings."""
+    mean of its members' offsets on each group (over the members measured there); and the groups of
+    ``options.prior_off_sources``. Else three empty collections."""
     if not options.task_levels or len(group_names) < 2:
-        return {}, {}
+        return {}, {}, []
     import numpy as np
 
     pm, pg = pairs
@@ -283,7 +274,8 @@ def _task_levels(data: TrainingData, x: Any, gid: Any, group_names: Sequence[str
         measured = sorted({g for m in members for g in offsets[m]})
         offsets["tier:" + tier] = {g: round(float(np.mean([offsets[m][g] for m in members if g in offsets[m]])), 6)
                                    for g in measured}
-    return _task_recogniser(x, gid, group_names, data, options), offsets
+    prior_off = [g for g in group_names if source_of[g] in options.prior_off_sources]
+    return _task_recogniser(x, gid, group_names, data, options), offsets, prior_off
 
 
 def _task_recogniser(x: Any, gid: Any, group_names: Sequence[str], data: TrainingData,
@@ -438,8 +430,8 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
         bias = sum(level + shift[source] for source, level in per.items()) / len(per)
         models[name] = (bias, [round(float(v), 6) for v in dense[m]])
     folded = {name: bias for name, (bias, _) in models.items()}  # before any prior: the task offsets' base
-    if options.length_prior:
-        models = _length_prior(models, featurizer, options.length_prior)
+    if options.length_prior:  # a fixed prior, not learned: see add_length_prior and RESEARCH.md
+        models = add_length_prior(models, featurizer, options.length_prior)
     # a tier's parameters: the mean of its members measured on the anchor source (accuracy labels on
     # a common task set) where it has any, else of all its members
     anchored = {m for m, per in levels.items() if options.anchor_source in per}
@@ -452,9 +444,8 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
     }
     keep = np.argsort(-np.abs(params["v"]))[: options.max_sparse]
     sparse_weights = {vocab[j]: round(float(params["v"][j]), 5) for j in keep if abs(params["v"][j]) >= 1e-5}
-    tasks, offsets = _task_levels(data, x, gid, group_names, params, (pm, pg), shift, folded, tier_members, options)
-    source_of = dict(zip(data.groups, data.sources, strict=True))
-    prior_off = [g for g in tasks if source_of[g] in options.prior_off_sources]
+    tasks, offsets, prior_off = _task_levels(data, x, gid, group_names, params, (pm, pg), shift, folded,
+                                             tier_members, options)
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
                            tasks=tasks, task_offsets=offsets, prior_off=prior_off,
                            registry=ProfileRegistry(data.models, tiers),
