@@ -353,14 +353,46 @@ def test_eval_profile_option(unknown_file: Path, capsys: pytest.CaptureFixture[s
         assert message in capsys.readouterr().err
 
 
-def test_eval_unknown_model_without_costs_asks_for_a_profile(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [{"id": str(i), "prompt": f"q{i}", "scores": {"gpt-4": 1.0, "acme-chat": float(i % 2)}} for i in range(10)]
+def test_eval_places_an_unknown_pair_without_costs_by_role(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"id": str(i), "prompt": f"q{i}", "scores": {"gpt-4": 1.0, "acme-chat": float(i % 2),
+                                                          "acme-pro": float(i % 3 != 0)}} for i in range(12)]
     path = _rows(tmp_path / "nocost.jsonl", rows)
-    assert main(["eval", str(path), "--bootstrap", "0"]) == 2
+    assert main(["eval", str(path), "--strong", "gpt-4", "--weak", "acme-chat", "--bootstrap", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert ("'acme-chat' is unknown to it and has no costs; ranked as tier:large, a tier below gpt-4 (frontier), "
+            "as the weak model") in captured.err
+    assert _json_last_line(captured.out)["apgr"] is not None
+    assert main(["eval", str(path), "--strong", "acme-pro", "--weak", "acme-chat", "--bootstrap", "0"]) == 0
     err = capsys.readouterr().err
-    assert "model 'acme-chat' is unknown to this router and cannot be placed by its price (it has no costs)" in err
-    assert "--profile acme-chat=tier:TIER" in err
+    assert "'acme-pro' is unknown to it and has no costs; ranked as tier:frontier, the strong model" in err
+    assert "'acme-chat' is unknown to it and has no costs; ranked as tier:large, the weak model" in err
+
+
+def test_eval_leaves_out_unknown_models_without_costs_and_says_so(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    scores = {"gpt-4": 1.0, "mistral-7b-chat": 0.5, "gemini-1.0-pro-001": 0.75, "acme-chat": 0.25}
+    rows = [{"id": str(i), "prompt": f"q{i}", "scores": scores} for i in range(10)]
+    rows.append({"id": "x", "prompt": "only known models", "scores": {"gpt-4": 0.0, "mistral-7b-chat": 1.0,
+                                                                        "gemini-1.0-pro-001": 0.0}})
+    path = _rows(tmp_path / "nocost.jsonl", rows)
+    assert main(["eval", str(path), "--models", "all", "--bootstrap", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "leaving out acme-chat: unknown to it, with no price to place them by" in captured.err
+    data = _json_last_line(captured.out)
+    assert data["left_out"] == ["acme-chat"] and set(data["picks"]) == {"gpt-4", "mistral-7b-chat",
+                                                                        "gemini-1.0-pro-001"}
+    assert data["prompts"] == 11  # the row without acme-chat counts again
+    assert "left out 1 model(s) unknown to the router" in str(data["protocol"])
+    # with a profile it is compared too
+    assert main(["eval", str(path), "--models", "all", "--bootstrap", "0", "--json",
+                 "--profile", "acme-chat=tier:small"]) == 0
+    data = _json_last_line(capsys.readouterr().out)
+    assert "left_out" not in data and "acme-chat" in data["picks"]
+    # too few left to compare
+    rows = [{"id": str(i), "prompt": f"q{i}", "scores": {"gpt-4": 1.0, "acme-a": 0.5, "acme-b": 0.2}} for i in range(5)]
+    assert main(["eval", str(_rows(tmp_path / "few.jsonl", rows)), "--models", "all", "--bootstrap", "0"]) == 2
+    assert "fewer than two models left that it can rank" in capsys.readouterr().err
 
 
 def test_eval_two_models_of_equal_mean_quality_is_a_usage_error(tmp_path: Path,

@@ -286,6 +286,7 @@ class _Setup:
         rows = load_rows(*args.data)
         if not rows:
             raise _Usage(f"{self.data_name}: no rows")
+        self._all_rows = rows
         models, explicit_pair = _named_models(args, models_in(rows), least=1 if sparse else 2)
         if explicit_pair and objective == "quality":
             raise _Usage("--objective applies to --models; --strong/--weak compare two models by APGR")
@@ -320,6 +321,7 @@ class _Setup:
         self.seed: int = getattr(args, "seed", 0)
         self._args = args
         self._loaded = ""  # name of the loaded router, once loaded
+        self.left_out: list[str] = []  # models the router could not place (unknown, no profile, no price)
         self._check_protocol(args)
 
     def _check_protocol(self, args: argparse.Namespace) -> None:
@@ -374,8 +376,31 @@ class _Setup:
                 "(trained on the other folds, pooled held-out predictions)"
             )
         if self.train_rows:
-            return f"trained on {len(self.train_rows)} rows of --train{self._options_text()}, evaluated on these rows"
-        return f"pre-trained artifact{self._options_text()}, evaluated on these rows"
+            return (f"trained on {len(self.train_rows)} rows of --train{self._options_text()}, evaluated on these "
+                    f"rows{self._left_out_text()}")
+        return f"pre-trained artifact{self._options_text()}, evaluated on these rows{self._left_out_text()}"
+
+    def _left_out_text(self) -> str:
+        if not self.left_out:
+            return ""
+        return (f"; left out {len(self.left_out)} model(s) unknown to the router, with no price to place them by "
+                f"({', '.join(self.left_out)}): --profile MODEL=KNOWN_MODEL|tier:TIER includes them")
+
+    def _leave_out(self, router: Any) -> None:
+        """Many models: leave out those the router cannot place (said on stderr and in the protocol), and take the
+        rows again for the rest."""
+        from switchpoint.routing.evaluation.data import rows_with
+
+        self.left_out = router.unplaceable(self.rows, self.models)
+        if not self.left_out:
+            return
+        _progress(f"router {router.name}: leaving out {', '.join(self.left_out)}: unknown to it, with no price to "
+                  "place them by; --profile MODEL=KNOWN_MODEL|tier:TIER includes them")
+        self.models = [m for m in self.models if m not in self.left_out]
+        if len(self.models) < 2:
+            raise _Usage(f"router {router.name}: fewer than two models left that it can rank; give --profile "
+                         "MODEL=KNOWN_MODEL or MODEL=tier:TIER for the others")
+        self.rows = rows_with(self._all_rows, self.models, need_cost=not self.quality_only)
 
     @staticmethod
     def _set_length_prior(router: Any, beta: float) -> None:
@@ -443,6 +468,10 @@ class _Setup:
             self._loaded = router.name
             if self._args.length_prior is not None:
                 self._set_length_prior(router, self._args.length_prior)
+        if what == "qualities" and isinstance(router, PredictorRouter):
+            router.profiles.update(self.profiles)
+            router.note = _progress
+            self._leave_out(router)
         _progress(f"predicting {len(self.rows)} prompts with {router.name}")
         return list(predict(router, self.rows))
 
@@ -466,10 +495,11 @@ def _eval(args: argparse.Namespace) -> int:
     setup = _Setup(args, folds=args.folds, objective=args.objective)
     report: Any
     if setup.quality_only:
+        qualities = setup.predictions("qualities")  # first: it may leave models out of setup.models and rows
         report = quality_report(
             setup.rows,
             setup.models,
-            setup.predictions("qualities"),
+            qualities,
             router_name=setup.router_name(),
             data=setup.data_name,
             resamples=args.bootstrap,
@@ -508,7 +538,8 @@ def _eval(args: argparse.Namespace) -> int:
             raise _Usage(str(exc)) from None
         _progress(f"wrote {args.plot}")
     if args.json:
-        _last_line_json({**report.to_dict(), "protocol": protocol})
+        left_out = {"left_out": setup.left_out} if setup.left_out else {}
+        _last_line_json({**report.to_dict(), "protocol": protocol, **left_out})
     return 0
 
 

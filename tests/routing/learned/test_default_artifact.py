@@ -65,3 +65,18 @@ def test_default_picks_per_prompt_among_models_without_costs() -> None:
     assert report.router.quality >= report.baselines["best_single"].quality
     assert report.router.quality > report.baselines["random"].quality + 0.05
     assert sum(share >= 0.1 for share in report.picks.values()) >= 3
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="../shared/data/routing is not present")
+def test_placement_profiles_are_no_training_column() -> None:
+    """The profiles kept for placing unknown models must not pool or tier any training column: the shipped router's
+    training would silently change with them."""
+    from switchpoint.routing.learned.profiles import PLACEMENT_PROFILES, normalize
+
+    columns: set[str] = set()
+    for name in ("routerbench_train", "routerdc7_train", "alpacaeval2"):
+        for line in (DATA.parent / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            columns.update(normalize(c) for c in json.loads(line)["scores"])
+    assert len(columns) > 60
+    spellings = {normalize(s) for p in PLACEMENT_PROFILES for s in (p.name, *p.aliases)}
+    assert not spellings & columns

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from switchpoint.routing.learned.profiles import ProfileRegistry, canonical_training_name, normalize, tier_from_size
+from switchpoint.routing.learned.profiles import (
+    ProfileRegistry,
+    canonical_training_name,
+    normalize,
+    release_bases,
+    tier_from_size,
+)
 
 REGISTRY = ProfileRegistry(["gpt-4-1106-preview", "mixtral-8x7b", "mistral-7b-chat"],
                            tiers=["frontier", "large", "small"])
@@ -52,3 +58,22 @@ def test_tier_of_a_resolvable_model() -> None:
     assert registry.tier_of("tier:small") == "small"
     assert registry.tier_of("claude-3-haiku") == "large"  # untrained, built-in profile
     assert registry.tier_of("palm-2") is None  # does not resolve
+
+
+def test_release_suffixes_come_off_one_at_a_time() -> None:
+    assert release_bases("acme-13b-chat-v1.2-2024-01-01") == ["acme-13b-chat-v1.2", "acme-13b-chat", "acme-13b"]
+    assert release_bases("Gemini-1.0-Pro-001") == ["gemini-1.0-pro"]
+    assert release_bases("gpt-4o") == []
+
+
+def test_names_with_release_suffixes_resolve() -> None:
+    chat = REGISTRY.resolve("mistral-7b-chat-v0.2")  # a trained model, once its suffix is off
+    assert (chat.model, chat.how) == ("mistral-7b-chat", "trained, as mistral-7b-chat")
+    assert REGISTRY.resolve("mixtral-8x7b-instruct-v0.1_concise").model == "mixtral-8x7b"  # variant and release
+    assert REGISTRY.resolve("gemini-1.0-pro-001").tier == "large"  # a built-in profile, once its suffix is off
+    assert REGISTRY.resolve("yi-large-preview").tier == "frontier"
+    # an exact built-in profile wins over a trained model reached by taking a suffix off
+    registry = ProfileRegistry(["gpt-3.5-turbo-1106"], tiers=["large", "small"])
+    assert registry.resolve("gpt-3.5-turbo-0613").how == "built-in profile gpt-3.5-turbo-0613 (large)"
+    with pytest.raises(KeyError, match="unknown to this router"):
+        REGISTRY.resolve("nanbeige-plus-chat-v0.1")  # nothing left that is known

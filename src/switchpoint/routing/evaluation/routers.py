@@ -81,9 +81,15 @@ class PredictorRouter:
     """A learned quality predictor (``switchpoint.routing.learned``).
 
     The data's model names are given to the predictor as they are, or as ``profiles`` maps them (``--profile
-    NAME=MODEL|tier:T``). A name the predictor cannot resolve and no profile names is ranked as the tier of
-    the model it knows that is nearest in mean cost on the rows (price is what a gateway knows of a model
-    before any outcome; the scores are never looked at), and ``note`` says so.
+    NAME=MODEL|tier:T``). A name the predictor cannot resolve and no profile names is placed without looking at
+    any score, and ``note`` says how:
+
+    * by price: ranked as the tier of the model it knows that is nearest in mean cost on the rows (price is what
+      a gateway knows of a model before any outcome);
+    * with no price, in a two-model comparison: by its role, one tier above the weak model (or below the strong
+      one); both unknown, as ``tier:frontier`` vs ``tier:large``;
+    * with no price among many models: it cannot be placed; :meth:`unplaceable` names it, so that the caller can
+      leave it out (``qualities`` raises :class:`EvaluationError` if it is asked about it).
     """
 
     def __init__(self, predictor: QualityPredictor, name: str, *, profiles: Mapping[str, str] | None = None,
@@ -94,18 +100,46 @@ class PredictorRouter:
         self.levels: dict[str, float] = {}  # data model -> logit shift (routing/levels.py)
         self.note = note
         self._names: dict[tuple[str, ...], dict[str, str]] = {}
+        self._resolved: dict[tuple[str, ...], tuple[dict[str, str], list[str]]] = {}
+        self._said: set[str] = set()  # models whose placement was noted
 
-    def names(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> dict[str, str]:
-        """Data model -> the name the predictor is asked about."""
-        key = tuple(models)
+    def names(self, rows: Sequence[RoutingRow], models: Sequence[str], *, pair: bool = False) -> dict[str, str]:
+        """Data model -> the name the predictor is asked about (``pair``: ``models`` is ``[strong, weak]``)."""
+        key = (*models, "\0pair" if pair else "")
         if key not in self._names:
-            self._names[key] = self._resolve(rows, models)
+            names, unplaced = self._resolve(rows, models)
+            if unplaced and pair:
+                names.update(self._by_role(models, names, unplaced))
+            elif unplaced:
+                model = unplaced[0]
+                why = "it has no costs" if _log_cost(rows, model) is None else "no known model with costs to compare"
+                raise EvaluationError(
+                    f"router {self.name}: model {model!r} is unknown to this router and cannot be placed by its price"
+                    f" ({why}); give --profile {model}=MODEL (a model the router knows) or --profile "
+                    f"{model}=tier:TIER (frontier, large, medium, small)")
+            self._names[key] = names
         return self._names[key]
 
-    def _resolve(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> dict[str, str]:
-        registry = getattr(self.predictor, "registry", None)
+    def unplaceable(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> list[str]:
+        """The models among ``models`` this router cannot rank on these rows: unknown to it, with no profile given
+        and no price to place them by."""
+        return self._resolve(rows, models)[1]
+
+    def _registry(self) -> Any:
+        return getattr(self.predictor, "registry", None)
+
+    def _resolve(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+        """Once per set of models (the notes are said once): data model -> name for those placed, and the others."""
+        key = tuple(models)
+        if key not in self._resolved:
+            self._resolved[key] = self._place(rows, models)
+        names, unplaced = self._resolved[key]
+        return dict(names), list(unplaced)
+
+    def _place(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+        registry = self._registry()
         if registry is None:
-            return {m: self.profiles.get(m, m) for m in models}
+            return {m: self.profiles.get(m, m) for m in models}, []
         out: dict[str, str] = {}
         unknown: list[str] = []
         for model in models:
@@ -118,36 +152,58 @@ class PredictorRouter:
                 unknown.append(model)
                 continue
             out[model] = name
-        if unknown:
-            out.update(self._priced_like(rows, unknown, out, registry))
-        return out
-
-    def _priced_like(self, rows: Sequence[RoutingRow], unknown: Sequence[str], known: Mapping[str, str],
-                     registry: Any) -> dict[str, str]:  # fmt: skip
-        def log_cost(model: str) -> float | None:
-            costs = [c for row in rows if (c := row.cost.get(model)) is not None and c > 0]
-            return math.log(sum(costs) / len(costs)) if costs else None
-
-        anchors = [(cost, tier, model) for model, name in known.items()
-                   if (tier := registry.tier_of(name)) in registry.tiers and (cost := log_cost(model)) is not None]
-        out: dict[str, str] = {}
+        if not unknown:
+            return out, []
+        anchors = [(cost, tier, model) for model, name in out.items()
+                   if (tier := registry.tier_of(name)) in registry.tiers
+                   and (cost := _log_cost(rows, model)) is not None]
+        unplaced: list[str] = []
         for model in unknown:
-            cost = log_cost(model)
+            cost = _log_cost(rows, model)
             if cost is None or not anchors:
-                raise EvaluationError(
-                    f"router {self.name}: model {model!r} is unknown to this router and cannot be placed by its price"
-                    f" ({'it has no costs' if cost is None else 'no known model with costs to compare'}); give "
-                    f"--profile {model}=MODEL (a model the router knows) or --profile {model}=tier:TIER "
-                    "(frontier, large, medium, small)")
+                unplaced.append(model)
+                continue
             _, tier, like = min(anchors, key=lambda a: abs(a[0] - cost))
             out[model] = f"tier:{tier}"
-            if self.note:
-                self.note(f"router {self.name}: {model!r} is unknown to it; ranked as tier:{tier}, the tier of {like} "
-                          f"(nearest in mean cost); --profile {model}=... chooses")
+            self._say(f"{model!r} is unknown to it; ranked as tier:{tier}, the tier of {like} (nearest in mean cost)",
+                      model)
+        return out, unplaced
+
+    def _by_role(self, pair: Sequence[str], known: Mapping[str, str], unplaced: Sequence[str]) -> dict[str, str]:
+        """Two models, unknown ones without prices: the strong one a tier above the weak one (or the weak one a tier
+        below the strong one); both unknown, frontier vs large (the pair the public training data knows best)."""
+        registry = self._registry()
+        order = [t for t in ("frontier", "large", "medium", "small") if t in registry.tiers]
+        strong, weak = pair
+        out: dict[str, str] = {}
+        if len(unplaced) == 2 or not order:
+            if len(order) < 2:
+                raise EvaluationError(f"router {self.name}: {strong!r} and {weak!r} are unknown to it; give --profile")
+            out = {strong: f"tier:{order[0]}", weak: f"tier:{order[1]}"}
+            how = {strong: "the strong model of an unknown pair", weak: "the weak model of an unknown pair"}
+        else:
+            (model,) = unplaced
+            other = weak if model == strong else strong
+            tier = registry.tier_of(known[other])
+            at = order.index(tier) if tier in order else (len(order) - 1 if model == strong else 0)
+            step = -1 if model == strong else 1
+            out = {model: f"tier:{order[min(max(at + step, 0), len(order) - 1)]}"}
+            how = {model: f"a tier {'above' if model == strong else 'below'} {other}"
+                          f"{f' ({tier})' if tier else ''}, as the {'strong' if model == strong else 'weak'} model"}
+        for model, name in out.items():
+            self._say(f"{model!r} is unknown to it and has no costs; ranked as {name}, {how[model]}", model)
         return out
 
+    def _say(self, message: str, model: str) -> None:
+        if self.note and model not in self._said:
+            self._said.add(model)
+            self.note(f"router {self.name}: {message}; --profile {model}=... chooses")
+
     def qualities(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> list[dict[str, float]]:
-        names = self.names(rows, models)
+        return self._qualities(rows, models, self.names(rows, models))
+
+    def _qualities(self, rows: Sequence[RoutingRow], models: Sequence[str],
+                   names: Mapping[str, str]) -> list[dict[str, float]]:  # fmt: skip
         asked = list(dict.fromkeys(names[m] for m in models))
         try:
             predicted = [self.predictor.predict(row.prompt, asked) for row in rows]
@@ -158,7 +214,14 @@ class PredictorRouter:
         return [{m: shifted(q[names[m]], levels.get(m, 0.0)) for m in models} for q in predicted]
 
     def two_model_scores(self, rows: Sequence[RoutingRow], strong: str, weak: str) -> list[float]:
-        return [q[strong] - q[weak] for q in self.qualities(rows, [strong, weak])]
+        pair = [strong, weak]
+        return [q[strong] - q[weak] for q in self._qualities(rows, pair, self.names(rows, pair, pair=True))]
+
+
+def _log_cost(rows: Sequence[RoutingRow], model: str) -> float | None:
+    """The log of a model's mean positive cost on the rows; None when it has none."""
+    costs = [c for row in rows if (c := row.cost.get(model)) is not None and c > 0]
+    return math.log(sum(costs) / len(costs)) if costs else None
 
 
 def learned_kinds() -> tuple[str, ...]:

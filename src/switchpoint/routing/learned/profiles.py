@@ -24,7 +24,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["BUILTIN_PROFILES", "TIERS", "ModelProfile", "ProfileRegistry", "Resolution", "normalize"]
+__all__ = [
+    "BUILTIN_PROFILES", "PLACEMENT_PROFILES", "TIERS", "ModelProfile", "ProfileRegistry", "Resolution", "normalize",
+    "release_bases",
+]
 
 TIERS = ("frontier", "large", "medium", "small")
 
@@ -109,6 +112,25 @@ BUILTIN_PROFILES: tuple[ModelProfile, ...] = (
     _p("gpt-3.5-turbo-0613", "large", "gpt-3.5"),
 )
 
+# For placing models only: none of these spellings is a column of the public training data (tests/routing/
+# learned/test_default_artifact.py checks), so the shipped router's training pools and tiers do not depend on them.
+PLACEMENT_PROFILES: tuple[ModelProfile, ...] = (
+    _p("gpt-4-0125-preview", "frontier", "gpt-4", "gpt-4-1106-vision-preview"),
+    _p("o1-preview", "frontier", "o-series"), _p("o1-mini", "frontier", "o-series"),
+    _p("o3-mini", "frontier", "o-series"), _p("gpt-5-mini", "large", "gpt-5"), _p("gpt-5-nano", "medium", "gpt-5"),
+    _p("mistral-medium", "large", "mistral", "mistral-medium-latest"), _p("codestral", "medium", "mistral"),
+    _p("dbrx-instruct", "large", "dbrx", "dbrx"),
+    _p("command-r", "large", "command"), _p("command-r-plus", "large", "command"),
+    _p("command-a", "frontier", "command"),
+    _p("yi-large", "frontier", "yi", "yi-large-preview"),
+    _p("qwen-max", "frontier", "qwen"), _p("qwen-plus", "large", "qwen"), _p("qwen-turbo", "medium", "qwen"),
+    _p("grok-2", "frontier", "grok"), _p("grok-3", "frontier", "grok"),
+    _p("phi-3-mini", "small", "phi"), _p("phi-3-small", "small", "phi"), _p("phi-3-medium", "medium", "phi"),
+    _p("phi-4", "medium", "phi"),
+    _p("jamba-1.5-large", "large", "jamba"), _p("jamba-1.5-mini", "medium", "jamba"),
+)
+BUILTIN_PROFILES += PLACEMENT_PROFILES
+
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
@@ -118,6 +140,22 @@ class Resolution:
     model: str | None
     tier: str | None
     how: str
+
+
+# Version and release suffixes, taken to name the same model or its nearest release (``gemini-1.0-pro-001``,
+# ``yi-34b-chat-0205``, ``mixtral-8x7b-instruct-v0.1``, ``o1-2024-12-17``): tried off, one at a time, when a name is
+# not known as it is.
+_RELEASE = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{3,8}|v\d+(?:\.\d+)*|preview|latest|instruct|chat|it|hf|exp)$")
+
+
+def release_bases(name: str) -> list[str]:
+    """The normalised name with its release suffixes taken off one at a time, longest first, itself excluded."""
+    out: list[str] = []
+    key = normalize(name)
+    while (shorter := _RELEASE.sub("", key)) != key and shorter:
+        out.append(shorter)
+        key = shorter
+    return out
 
 
 _SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)b(?![a-z0-9])")
@@ -165,6 +203,8 @@ class ProfileRegistry:
         return self._profiles.get(normalize(_VARIANT.sub("", name)))
 
     def resolve(self, name: str) -> Resolution:
+        """In order: a trained model, an explicit tier, a built-in profile, the same two for the name without
+        its release suffixes (``-0613``, ``-v0.1``, ``-preview``, ...), a size in the name; else KeyError."""
         key = normalize(name)
         if key in self._by_name:
             return Resolution(name, self._by_name[key], None, "trained")
@@ -173,9 +213,13 @@ class ProfileRegistry:
             if tier in self.tiers:
                 return Resolution(name, None, tier, "explicit tier")
             raise KeyError(f"unknown tier {tier!r}: this router knows tiers {', '.join(sorted(self.tiers))}")
-        profile = self.profile(name)
-        if profile is not None and profile.tier in self.tiers:
-            return Resolution(name, None, profile.tier, f"built-in profile {profile.name} ({profile.tier})")
+        plain = _VARIANT.sub("", name)  # alpaca-7b_concise is alpaca-7b
+        for base in (plain, *release_bases(plain)):
+            if normalize(base) in self._by_name:
+                return Resolution(name, self._by_name[normalize(base)], None, f"trained, as {base}")
+            profile = self.profile(base)
+            if profile is not None and profile.tier in self.tiers:
+                return Resolution(name, None, profile.tier, f"built-in profile {profile.name} ({profile.tier})")
         sized = tier_from_size(name)
         if sized is not None and sized in self.tiers:
             return Resolution(name, None, sized, f"size in the name ({sized})")
