@@ -10,7 +10,9 @@ a router never runs, silently degraded, on features it was not trained on. Then,
 - ``mf`` / ``linear``: ``offset``, ``models`` and ``tiers`` (``{name: {"bias": b, "dense": [w...]}}``,
   the folded per-model weights) and ``sparse`` (``{feature: weight}``); optionally ``tasks`` (the task
   recogniser: ``{group: {"bias": b, "dense": [w...]}}``), ``task_offsets`` (``{model: {group: δ}}``) and
-  ``prior_off`` (the groups on which the length prior is taken back off, in proportion to their probability);
+  ``prior_off`` (the groups on which the length prior is taken back off, in proportion to their probability),
+  optionally ``prior_head`` (``{"bias": b, "dense": [w...]}``: a detector of those groups' prompts whose
+  probability is used instead);
 - ``knn``: ``k``, ``shrink``, ``vectors`` (prototype embeddings) and ``outcomes``
   (``{model: [score or null per prototype]}``).
 
@@ -57,6 +59,9 @@ def save_predictor(predictor: QualityPredictor, path: str | Path) -> None:
                                     for m, per in predictor.task_offsets.items()}
         if predictor.prior_off:
             data["prior_off"] = list(predictor.prior_off)
+        if predictor.prior_head is not None:
+            bias, weights = predictor.prior_head
+            data["prior_head"] = {"bias": round(bias, 6), "dense": [round(v, 6) for v in weights]}
     elif isinstance(predictor, KNNPredictor):
         data.update({
             "dense_names": list(predictor.featurizer.dense_names),
@@ -91,7 +96,9 @@ def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPre
         tasks = {g: (float(p["bias"]), p["dense"]) for g, p in data.get("tasks", {}).items()}
         return FactorPredictor(kind, featurizer, offset=float(data["offset"]), models=models, tiers=tiers,
                                sparse=data["sparse"], registry=ProfileRegistry(models, tiers), meta=meta,
-                               tasks=tasks, task_offsets=data.get("task_offsets"), prior_off=data.get("prior_off", ()))
+                               tasks=tasks, task_offsets=data.get("task_offsets"), prior_off=data.get("prior_off", ()),
+                               prior_head=(float(head["bias"]), head["dense"]) if (head := data.get("prior_head"))
+                               else None)
     if kind == "knn":
         tiers = meta.get("tier_members", {})
         return KNNPredictor(featurizer, vectors=data["vectors"], outcomes=data["outcomes"], k=int(data["k"]),

@@ -104,7 +104,8 @@ class FactorPredictor:
                  meta: Mapping[str, Any] | None = None,
                  tasks: Mapping[str, tuple[float, Sequence[float]]] | None = None,
                  task_offsets: Mapping[str, Mapping[str, float]] | None = None,
-                 prior_off: Sequence[str] = ()) -> None:
+                 prior_off: Sequence[str] = (),
+                 prior_head: tuple[float, Sequence[float]] | None = None) -> None:
         dims = featurizer.dims
         for name, (_, w) in {**models, **tiers, **(tasks or {})}.items():
             if len(w) != dims:
@@ -121,6 +122,10 @@ class FactorPredictor:
             raise ValueError(f"prior_off names unknown tasks: {sorted(set(prior_off) - set(names))}")
         self.prior_off = tuple(prior_off)  # tasks on which the length prior is taken back off (chat)
         self._prior_off_index = [names.index(g) for g in self.prior_off]
+        if prior_head is not None and (not self.prior_off or len(prior_head[1]) != dims):
+            raise ValueError("prior_head needs prior_off tasks and one weight per dense feature")
+        # a detector of those tasks' prompts (bias, dense weights); without one, their recogniser probability
+        self.prior_head = None if prior_head is None else (float(prior_head[0]), [float(v) for v in prior_head[1]])
         self._len_index = featurizer.dense_names.index("len") if self.prior_off else -1
         self.kind = kind
         self.featurizer = featurizer
@@ -152,7 +157,8 @@ class FactorPredictor:
         tiers = {t: length_prior_shift(p, t, delta, index) if t in TIER_RANK else p for t, p in self._tiers.items()}
         return FactorPredictor(self.kind, self.featurizer, offset=self.offset, models=models, tiers=tiers,
                                sparse=self.sparse, registry=self.registry, meta={**self.meta, "length_prior": beta},
-                               tasks=self.tasks, task_offsets=self.task_offsets, prior_off=self.prior_off)
+                               tasks=self.tasks, task_offsets=self.task_offsets, prior_off=self.prior_off,
+                               prior_head=self.prior_head)
 
     def _params(self, name: str) -> tuple[float, list[float], list[float] | None, float]:
         """(bias, dense weights, task offsets or None, tier step of the length prior: 0 for no known tier)."""
@@ -187,10 +193,20 @@ class FactorPredictor:
                 shared: float, probs: Sequence[float]) -> list[float]:
         base = self.offset + shared
         # the length prior (folded into the weights), taken back off in proportion to p(chat-like task)
-        off = sum(probs[i] for i in self._prior_off_index) if self._prior_off_index and probs else 0.0
+        off = self._prior_off(dense, probs)
         unprior = off * self._beta * (_LENGTH_SCALE * dense[self._len_index] - _LENGTH_CENTRE) if off else 0.0
         return [base + b + sum(map(mul, w, dense)) + (sum(map(mul, offs, probs)) if offs else 0.0) - unprior * step
                 for b, w, offs, step in params]
+
+    def _prior_off(self, dense: Sequence[float], probs: Sequence[float]) -> float:
+        """How much of the length prior a prompt takes back off: p(prior-off task), by the detector or else by the
+        recogniser."""
+        if not self._prior_off_index or not probs:
+            return 0.0
+        if self.prior_head is not None:
+            bias, weights = self.prior_head
+            return _sigmoid(bias + sum(map(mul, weights, dense)))
+        return sum(probs[i] for i in self._prior_off_index)
 
     def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:
         return self.predict_with_task(text, models)[0]

@@ -82,6 +82,9 @@ class TrainOptions:
     # sources whose groups take the length prior back off, in proportion to p(group | prompt) (task levels only):
     # AlpacaEval's chat prompts, where length is an anti-signal (RESEARCH.md, sessions 5 and 6)
     prior_off_sources: tuple[str, ...] = ("alpacaeval2",)
+    # take the prior off by a binary detector (those sources' prompts vs the rest, the two classes weighted alike)
+    # instead of by the recogniser's probability of their groups
+    prior_off_head: bool = False
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
@@ -285,16 +288,39 @@ def _task_recogniser(x: Any, gid: Any, group_names: Sequence[str], data: Trainin
     benchmark's gets the models' levels on that benchmark, one like none of them a mix."""
     import numpy as np
 
-    n, d = x.shape
-    k = len(group_names)
     sources = np.asarray(data.sources)
-    weight = np.zeros(n)
+    weight = np.zeros(len(sources))
     for source in set(data.sources):
         mask = sources == source
         weight[mask] = (options.source_weights.get(source, 1.0) if options.task_source_weights else 1.0) / mask.sum()
-    weight /= weight.sum()
+    w, b = _fit_softmax(x, gid, len(group_names), weight, options.task_l2)
+    return {group: (round(float(b[j]), 6), [round(float(v), 6) for v in w[:, j]])
+            for j, group in enumerate(group_names)}
+
+
+def _prior_off_head(x: Any, data: TrainingData, options: TrainOptions) -> tuple[float, list[float]] | None:
+    """With ``options.prior_off_head``: a logistic detector of the ``prior_off_sources`` prompts against all the
+    others (each class the same total weight, the recogniser's recipe), as (bias, dense weights); else None."""
+    import numpy as np
+
+    if not options.prior_off_head:
+        return None
+    off = np.asarray([s in options.prior_off_sources for s in data.sources])
+    if off.all() or not off.any():
+        return None
+    weight = np.where(off, 1.0 / off.sum(), 1.0 / (~off).sum())
+    w, b = _fit_softmax(x, off.astype(int), 2, weight, options.task_l2)
+    return round(float(b[1] - b[0]), 6), [round(float(v), 6) for v in w[:, 1] - w[:, 0]]
+
+
+def _fit_softmax(x: Any, label: Any, k: int, weight: Any, l2: float) -> tuple[Any, Any]:
+    """A weighted softmax regression (``k`` classes, ``label`` per row), full-batch Adam, 300 steps, L2 ``l2``."""
+    import numpy as np
+
+    n, d = x.shape
+    weight = weight / weight.sum()
     target = np.zeros((n, k))
-    target[np.arange(n), gid] = 1.0
+    target[np.arange(n), label] = 1.0
     w, b = np.zeros((d, k)), np.zeros(k)
     m1w, m2w, m1b, m2b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
     for step in range(1, 301):
@@ -303,14 +329,13 @@ def _task_recogniser(x: Any, gid: Any, group_names: Sequence[str], data: Trainin
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
         g = weight[:, None] * (p - target)
-        gw, gb = x.T @ g + options.task_l2 * w, g.sum(axis=0)
+        gw, gb = x.T @ g + l2 * w, g.sum(axis=0)
         lr = 0.05 * np.sqrt(1 - 0.999**step) / (1 - 0.9**step)
         m1w, m2w = 0.9 * m1w + 0.1 * gw, 0.999 * m2w + 0.001 * gw * gw
         m1b, m2b = 0.9 * m1b + 0.1 * gb, 0.999 * m2b + 0.001 * gb * gb
         w -= lr * m1w / (np.sqrt(m2w) + 1e-8)
         b -= lr * m1b / (np.sqrt(m2b) + 1e-8)
-    return {group: (round(float(b[j]), 6), [round(float(v), 6) for v in w[:, j]])
-            for j, group in enumerate(group_names)}
+    return w, b
 
 
 def _design(data: TrainingData, options: TrainOptions) -> tuple[Any, Any, list[str]]:
@@ -448,6 +473,7 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
                                              tier_members, options)
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
                            tasks=tasks, task_offsets=offsets, prior_off=prior_off,
+                           prior_head=_prior_off_head(x, data, options) if prior_off else None,
                            registry=ProfileRegistry(data.models, tiers),
                            meta={"tier_members": tier_members, "rank": rank, "l2": options.l2,
                                  "length_prior": options.length_prior,
