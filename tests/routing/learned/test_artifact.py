@@ -334,3 +334,49 @@ def test_prior_off_sources_name_their_groups(featurizer: PromptFeaturizer) -> No
     assert isinstance(predictor, FactorPredictor)
     assert sorted(predictor.tasks) == ["chat:s1", "chat:s3", "exam:s0", "exam:s2"]
     assert predictor.prior_off == ("chat:s1", "chat:s3")
+    assert predictor.prior_head is None  # the detector is an option
+
+
+def test_a_prior_off_detector_replaces_the_recogniser(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
+    """``prior_head``: a logistic detector's probability, not p(prior_off tasks), says how much of the prior
+    comes off; it is saved and loaded with the artifact and kept by ``with_length_prior``."""
+    tasked = _with_tasks(featurizer)
+    kwargs = dict(offset=tasked.offset, models=tasked._models, tiers=tasked._tiers, sparse={},
+                  registry=tasked.registry, tasks=tasked.tasks, task_offsets=tasked.task_offsets)
+    dims = featurizer.dims
+    names = ["gpt-4-1106-preview", "mixtral-8x7b", "tier:large"]
+    chat = "Hi there"  # the recogniser is sure it is "chat"
+    dense = featurizer.features(chat).dense
+    plain = FactorPredictor("mf", featurizer, meta={"length_prior": 0.0}, **kwargs).with_length_prior(0.2)
+    never = FactorPredictor("mf", featurizer, meta={"length_prior": 0.0}, prior_off=("chat",),
+                            prior_head=(-40.0, [0.0] * dims), **kwargs).with_length_prior(0.2)
+    always = FactorPredictor("mf", featurizer, meta={"length_prior": 0.0}, prior_off=("chat",),
+                             prior_head=(40.0, [0.0] * dims), **kwargs).with_length_prior(0.2)
+    assert never.prior_head == (-40.0, [0.0] * dims)  # kept by with_length_prior
+    assert never.logits(dense, names) == pytest.approx(plain.logits(dense, names), abs=1e-9)  # the prior stays
+    assert always.logits(dense, names) == pytest.approx(plain.with_length_prior(0.0).logits(dense, names), abs=1e-6)
+    path = tmp_path / "detector.json.gz"
+    save_predictor(never, path)
+    loaded = load_predictor(path, featurizer=featurizer)
+    assert isinstance(loaded, FactorPredictor) and loaded.prior_head == never.prior_head
+    assert loaded.predict(chat, names) == pytest.approx(never.predict(chat, names), abs=1e-9)
+    with pytest.raises(ValueError, match="prior_head needs prior_off tasks"):
+        FactorPredictor("mf", featurizer, meta={}, prior_head=(0.0, [0.0] * dims), **kwargs)
+    with pytest.raises(ValueError, match="prior_head needs prior_off tasks"):
+        FactorPredictor("mf", featurizer, meta={}, prior_off=("chat",), prior_head=(0.0, [0.0]), **kwargs)
+
+
+def test_prior_off_detector_is_trained_on_its_sources(featurizer: PromptFeaturizer) -> None:
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.train import TrainOptions, train
+
+    rows = [{"id": str(i), "dataset": "chat" if i % 2 else "exam", "meta": {"subset": f"s{i % 4}"},
+             "prompt": ("Tell me a story about a cat." if i % 2 else "What is 12 * 13? Answer with a number.") + str(i),
+             "scores": {"gpt-4-1106-preview": 1.0, "mistral-7b-chat": float(i % 3 == 0)}} for i in range(40)]
+    predictor = train("mf", rows, featurizer=featurizer, options=TrainOptions(
+        iterations=30, rank=2, prior_off_sources=("chat",), prior_off_head=True))
+    assert isinstance(predictor, FactorPredictor) and predictor.prior_head is not None
+    for row in rows:
+        dense = featurizer.features(str(row["prompt"])).dense
+        off = predictor._prior_off(dense, predictor.task_probabilities(dense))
+        assert (off > 0.9) if row["dataset"] == "chat" else (off < 0.1)
