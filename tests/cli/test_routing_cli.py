@@ -339,6 +339,17 @@ def test_eval_ranks_unknown_models_by_price_and_says_so(unknown_file: Path, caps
     assert _json_last_line(captured.out)["aiq"] is not None
 
 
+def test_eval_ranks_an_unknown_free_model_as_the_cheapest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"id": str(i), "prompt": f"Explain topic {i}", "scores": {"gpt-4": 1.0, "house-model": float(i % 2),
+                                                                      "mistral-7b-chat": 0.25},
+             "cost": {"gpt-4": 0.01, "house-model": 0.0, "mistral-7b-chat": 0.0002}} for i in range(12)]
+    assert main(["eval", str(_rows(tmp_path / "free.jsonl", rows)), "--bootstrap", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert ("'house-model' is unknown to it; ranked as tier:small, the tier of mistral-7b-chat (it is free: the "
+            "cheapest known model)") in captured.err
+    assert _json_last_line(captured.out)["aiq"] is not None
+
+
 def test_eval_profile_option(unknown_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(unknown_file), "--strong", "acme-pro", "--weak", "acme-chat", "--bootstrap", "0",
                  "--profile", "acme-pro=gpt-4-1106-preview", "--profile", "acme-chat=tier:medium", "--json"]) == 0

@@ -163,10 +163,10 @@ class PredictorRouter:
             if cost is None or not anchors:
                 unplaced.append(model)
                 continue
-            _, tier, like = min(anchors, key=lambda a: abs(a[0] - cost))
+            _, tier, like = min(anchors, key=lambda a: (abs(a[0] - cost) if math.isfinite(cost) else a[0]))
             out[model] = f"tier:{tier}"
-            self._say(f"{model!r} is unknown to it; ranked as tier:{tier}, the tier of {like} (nearest in mean cost)",
-                      model)
+            why = "nearest in mean cost" if math.isfinite(cost) else "it is free: the cheapest known model"
+            self._say(f"{model!r} is unknown to it; ranked as tier:{tier}, the tier of {like} ({why})", model)
         return out, unplaced
 
     def _by_role(self, pair: Sequence[str], known: Mapping[str, str], unplaced: Sequence[str]) -> dict[str, str]:
@@ -219,9 +219,10 @@ class PredictorRouter:
 
 
 def _log_cost(rows: Sequence[RoutingRow], model: str) -> float | None:
-    """The log of a model's mean positive cost on the rows; None when it has none."""
-    costs = [c for row in rows if (c := row.cost.get(model)) is not None and c > 0]
-    return math.log(sum(costs) / len(costs)) if costs else None
+    """The log of a model's mean cost on the rows (``-inf`` when it is free: every cost 0); None when it has none."""
+    costs = [c for row in rows if (c := row.cost.get(model)) is not None and c >= 0]
+    mean = sum(costs) / len(costs) if costs else None
+    return None if mean is None else math.log(mean) if mean > 0 else -math.inf
 
 
 def learned_kinds() -> tuple[str, ...]:
