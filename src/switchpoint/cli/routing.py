@@ -493,41 +493,16 @@ def _eval(args: argparse.Namespace) -> int:
     if args.plot:
         _check_plot_target(args.plot)
     setup = _Setup(args, folds=args.folds, objective=args.objective)
+    # the predictions first: they load the router (its name) and may leave models out of setup.models and rows
+    predictions = setup.predictions("scores" if setup.two_model else "qualities")
+    common = {"router_name": setup.router_name(), "data": setup.data_name, "resamples": args.bootstrap,
+              "seed": args.seed}
     report: Any
-    if setup.quality_only:
-        qualities = setup.predictions("qualities")  # first: it may leave models out of setup.models and rows
-        report = quality_report(
-            setup.rows,
-            setup.models,
-            qualities,
-            router_name=setup.router_name(),
-            data=setup.data_name,
-            resamples=args.bootstrap,
-            seed=args.seed,
-        )
-    elif setup.two_model:
-        scores = setup.predictions("scores")
-        report = two_model_report(
-            setup.rows,
-            setup.strong,
-            setup.weak,
-            scores,
-            router_name=setup.router_name(),
-            data=setup.data_name,
-            resamples=args.bootstrap,
-            seed=args.seed,
-        )
+    if setup.two_model:
+        report = two_model_report(setup.rows, setup.strong, setup.weak, predictions, **common)
     else:
-        qualities = setup.predictions("qualities")
-        report = many_model_report(
-            setup.rows,
-            setup.models,
-            qualities,
-            router_name=setup.router_name(),
-            data=setup.data_name,
-            resamples=args.bootstrap,
-            seed=args.seed,
-        )
+        build = quality_report if setup.quality_only else many_model_report
+        report = build(setup.rows, setup.models, predictions, **common)
     protocol = setup.protocol()
     print(report.text())
     print(f"\nprotocol: {protocol}")
