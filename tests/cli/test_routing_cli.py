@@ -484,6 +484,9 @@ def test_training_options_reach_the_trainer(toy_file: Path, tmp_path: Path, caps
             "--bootstrap", "0"]
     assert main(argv) == 0
     assert "trained on 80 rows of --train (--length-prior 0), evaluated" in capsys.readouterr().out
+    for train in (["--train", str(toy_file), "--train", str(toy_file)], ["--train", str(toy_file), str(toy_file)]):
+        assert main(["eval", str(toy_file), "--router", "mf", *train, "--bootstrap", "0"]) == 0
+        assert "trained on 160 rows of --train" in capsys.readouterr().out  # a repeated --train loses no file
     # on a trained artifact, --length-prior replaces its prior: the β=1 artifact evaluated as β=0 is the β=0 one
     pair = ["--strong", "gpt-4-1106-preview", "--weak", "mistralai/mistral-7b-chat", "--bootstrap", "0", "--json"]
     assert main(["eval", str(toy_file), "--router", str(tmp_path / "mf-0.json.gz"), *pair]) == 0

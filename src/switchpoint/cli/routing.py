@@ -76,7 +76,8 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
         help="a router kind (trained on --train), an artifact path, 'default' (the recommended kind: trained on "
         "--train if given, else the shipped artifact) or 'none' (baselines only). Default: default",
     )
-    parser.add_argument("--train", nargs="+", metavar="DATA.jsonl", help="train the router on these files first")
+    parser.add_argument("--train", nargs="+", action="extend", metavar="DATA.jsonl",
+                        help="train the router on these files first (repeatable: every file given counts)")
     _training_arguments(parser)
     parser.add_argument("--strong", metavar="MODEL", help="strong model (two-model mode; with --weak)")
     parser.add_argument("--weak", metavar="MODEL", help="weak model (two-model mode; with --strong)")
