@@ -350,6 +350,12 @@ def test_eval_ranks_an_unknown_free_model_as_the_cheapest(tmp_path: Path, capsys
     assert _json_last_line(captured.out)["aiq"] is not None
 
 
+def test_eval_data_with_only_null_scores_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _rows(tmp_path / "nulls.jsonl", [{"id": "1", "prompt": "x", "scores": {"a": None, "b": None}}])
+    assert main(["eval", str(path), "--bootstrap", "0"]) == 2
+    assert "no model has a score in the data (every score is null)" in capsys.readouterr().err
+
+
 def test_eval_profile_option(unknown_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(unknown_file), "--strong", "acme-pro", "--weak", "acme-chat", "--bootstrap", "0",
                  "--profile", "acme-pro=gpt-4-1106-preview", "--profile", "acme-chat=tier:medium", "--json"]) == 0

@@ -208,6 +208,8 @@ def _named_models(args: argparse.Namespace, known: list[str], *, least: int = 2)
     else:
         names = [name.strip() for name in args.models.split(",") if name.strip()]
         models = list(dict.fromkeys(resolve_model(name, known) for name in names))
+    if not known:
+        raise _Usage("no model has a score in the data (every score is null)")
     if len(models) < least:
         raise _Usage(f"need at least two models; the data has {', '.join(known)}")
     return models, False
@@ -261,16 +263,16 @@ def _costs_missing(models: Sequence[str], rows: Sequence[Any], *, listed: bool) 
     return len(costed) < len(models) if listed else len(costed) < 2
 
 
-def _costed(models: list[str], rows: Sequence[Any], *, listed: bool) -> list[str]:
+def _costed(models: list[str], rows: Sequence[Any], *, listed: bool, hint: str) -> list[str]:
     """The models with costs, for AIQ. Models listed by name must all have costs; from "all", the others are left
-    out (said on stderr)."""
+    out (said on stderr, with ``hint``: what else the command can do)."""
     costed = _with_any_cost(models, rows)
     missing = [m for m in models if m not in costed]
     if missing and listed:
         raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")
     if missing:
-        _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)}); "
-                  "--objective quality compares them all on quality alone")
+        _progress(f"AIQ needs costs: leaving out {len(missing)} model(s) without any ({', '.join(missing)})"
+                  + (f"; {hint}" if hint else ""))
     if len(costed) < 2:
         raise _Usage("AIQ needs at least two models with costs; compare two models with --strong and --weak")
     return costed
@@ -304,7 +306,9 @@ class _Setup:
                         _progress("no costs to compare: comparing the models on quality alone (mean quality of the "
                                   "model the router predicts best)")
                 else:
-                    models = _costed(models, rows, listed=listed)
+                    hint = ("--objective quality compares them all on quality alone" if hasattr(args, "objective")
+                            else "")
+                    models = _costed(models, rows, listed=listed, hint=hint)
                     self.two_model = len(models) == 2
             self.rows = rows_with(rows, models, need_cost=not (self.two_model or self.quality_only))
             if not self.rows:
