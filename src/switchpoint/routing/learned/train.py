@@ -54,7 +54,8 @@ KINDS = ("mf", "linear", "knn")
 
 def _default_source_weights() -> dict[str, float]:
     # AlpacaEval's labels are a length-biased judge's preferences (weak labels, per the data README)
-    return {"alpacaeval2": 0.25}
+    # the synthetic trivial messages (routing/learned/synthetic.py) are weak labels too
+    return {"alpacaeval2": 0.25, "synthetic_trivial": 0.25}
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class TrainOptions:
     # take the prior off by a binary detector (those sources' prompts vs the rest, the two classes weighted alike)
     # instead of by the recogniser's probability of their groups
     prior_off_head: bool = False
+    # add the synthetic trivial messages (greetings, thanks, "ok": every model scores 1; synthetic.py)
+    trivial_prompts: bool = False
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
@@ -162,6 +165,13 @@ def train(kind: str, rows: Iterable[Mapping[str, Any]], *, featurizer: PromptFea
         raise ValueError(f"unknown predictor kind {kind!r}: expected one of {', '.join(KINDS)}")
     options = options or TrainOptions()
     featurizer = featurizer or PromptFeaturizer.load()
+    if options.trivial_prompts:
+        from switchpoint.routing.learned.synthetic import trivial_rows
+
+        extra = trivial_rows()
+        rows = [*rows, *extra]
+        if features is not None:
+            features = [*features, *(featurizer.features(str(row["prompt"])) for row in extra)]
     data = prepare(rows, featurizer, features, keep_reference=options.keep_reference)
     if progress:
         progress(f"{len(data.texts)} prompts, {len(data.models)} models, {len(data.pairs)} outcomes")
