@@ -214,7 +214,9 @@ def test_feedback_over_http_moves_the_levels_and_the_decisions(upstream: FakeOpe
         future = asyncio.run_coroutine_threadsafe(adapter.refresh(), gateway.loop)
         summary = future.result(10)["auto/learned"]
         assert summary["ratings"] == {"premium": 12, "general": 12}
-        assert summary["levels"]["premium"] < -1.0 < 1.0 < summary["levels"]["general"]
+        # premium rated 0 where it was predicted good: far down; general rated 1 where it was predicted good already
+        # (greetings: q̂ near 1), so it moves up less
+        assert summary["levels"]["premium"] < -1.0 < 0.5 < summary["levels"]["general"]
 
         after = httpx.post(gateway.url + "/v1/route", json={"model": "auto", "messages": [
             {"role": "user", "content": HARD.format(i=99)}]}).json()["decision"]  # fmt: skip

@@ -276,7 +276,7 @@ def test_task_levels_learned_per_benchmark(featurizer: PromptFeaturizer) -> None
     plain = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2, task_levels=False))
     assert isinstance(plain, FactorPredictor) and not plain.tasks and not plain.task_offsets
     predictor = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=150, rank=2,
-                                                                              task_levels=True))
+                                                                              trivial_prompts=False))
     assert isinstance(predictor, FactorPredictor) and list(predictor.tasks) == ["toy:code", "toy:poems"]
     assert sorted(predictor.task_offsets) == ["code-llama-instruct-34b-chat", "mistral-7b-chat",  # canonical names
                                               "tier:medium", "tier:small"]  # each tier: its one member's offsets
@@ -330,11 +330,12 @@ def test_prior_off_sources_name_their_groups(featurizer: PromptFeaturizer) -> No
              "prompt": ("Tell me a story about a cat." if i % 2 else "What is 12 * 13? Answer with a number.") + str(i),
              "scores": {"gpt-4-1106-preview": 1.0, "mistral-7b-chat": float(i % 3 == 0)}} for i in range(40)]
     predictor = train("mf", rows, featurizer=featurizer,
-                      options=TrainOptions(iterations=30, rank=2, prior_off_sources=("chat",)))
+                      options=TrainOptions(iterations=30, rank=2, prior_off_sources=("chat",), prior_off_head=False,
+                                           trivial_prompts=False))
     assert isinstance(predictor, FactorPredictor)
     assert sorted(predictor.tasks) == ["chat:s1", "chat:s3", "exam:s0", "exam:s2"]
     assert predictor.prior_off == ("chat:s1", "chat:s3")
-    assert predictor.prior_head is None  # the detector is an option
+    assert predictor.prior_head is None  # without the detector, the recogniser takes the prior off
 
 
 def test_a_prior_off_detector_replaces_the_recogniser(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
@@ -374,7 +375,7 @@ def test_prior_off_detector_is_trained_on_its_sources(featurizer: PromptFeaturiz
              "prompt": ("Tell me a story about a cat." if i % 2 else "What is 12 * 13? Answer with a number.") + str(i),
              "scores": {"gpt-4-1106-preview": 1.0, "mistral-7b-chat": float(i % 3 == 0)}} for i in range(40)]
     predictor = train("mf", rows, featurizer=featurizer, options=TrainOptions(
-        iterations=30, rank=2, prior_off_sources=("chat",), prior_off_head=True))
+        iterations=30, rank=2, prior_off_sources=("chat",), trivial_prompts=False))  # the detector: on by default
     assert isinstance(predictor, FactorPredictor) and predictor.prior_head is not None
     for row in rows:
         dense = featurizer.features(str(row["prompt"])).dense

@@ -85,9 +85,9 @@ class TrainOptions:
     prior_off_sources: tuple[str, ...] = ("alpacaeval2",)
     # take the prior off by a binary detector (those sources' prompts vs the rest, the two classes weighted alike)
     # instead of by the recogniser's probability of their groups
-    prior_off_head: bool = False
+    prior_off_head: bool = True
     # add the synthetic trivial messages (greetings, thanks, "ok": every model scores 1; synthetic.py)
-    trivial_prompts: bool = False
+    trivial_prompts: bool = True
     knn_k: int = 32
     knn_shrink: float = 1.0
     knn_max_prototypes: int = 4000
