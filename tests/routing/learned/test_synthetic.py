@@ -52,5 +52,19 @@ def test_training_adds_them_with_or_without_precomputed_features(featurizer: Pro
     without = train("mf", rows, featurizer=featurizer, options=options)
     assert isinstance(with_features, FactorPredictor) and isinstance(without, FactorPredictor)
     assert sorted(with_features.tasks) == ["exam:", f"{TRIVIAL_DATASET}:"]
+    assert sorted(with_features.models()) == ["gpt-4-1106-preview", "mistral-7b-chat"]  # no model enters by them
     for text in ("good evening", "What is 7 * 13? Show the steps."):
         assert with_features.predict(text, ["gpt-4-1106-preview"]) == without.predict(text, ["gpt-4-1106-preview"])
+
+
+def test_rows_of_other_models_get_no_synthetic_rows(featurizer: PromptFeaturizer) -> None:
+    pytest.importorskip("numpy")
+    from switchpoint.routing.learned.predictors import FactorPredictor
+    from switchpoint.routing.learned.train import TrainOptions, train
+
+    assert trivial_rows([]) == []
+    rows = [{"id": str(i), "dataset": "house", "meta": {"subset": f"s{i % 2}"}, "prompt": f"Summarise report {i}.",
+             "scores": {"house-big": 1.0, "house-small": float(i % 2)}} for i in range(20)]
+    predictor = train("mf", rows, featurizer=featurizer, options=TrainOptions(iterations=20, rank=2))
+    assert isinstance(predictor, FactorPredictor)
+    assert sorted(predictor.models()) == ["house-big", "house-small"] and TRIVIAL_DATASET + ":" not in predictor.tasks

@@ -14,6 +14,7 @@ those checks stay held out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["TRIVIAL_DATASET", "TRIVIAL_MODELS", "trivial_rows"]
@@ -21,7 +22,8 @@ __all__ = ["TRIVIAL_DATASET", "TRIVIAL_MODELS", "trivial_rows"]
 TRIVIAL_DATASET = "synthetic_trivial"
 
 # The models scored on the trivial rows: RouterBench's eleven (the anchor source, spanning the four tiers), under
-# the names the trainer pools them by.
+# the names the trainer pools them by; training scores those of them its rows have (no model enters a router
+# through the synthetic rows alone).
 TRIVIAL_MODELS = (
     "gpt-4-1106-preview", "gpt-3.5-turbo-1106", "claude-v1", "claude-v2", "claude-instant-v1", "mixtral-8x7b",
     "llama-2-70b-chat", "yi-34b-chat", "code-llama-instruct-34b-chat", "wizardlm-13b-v1.2", "mistral-7b-chat",
@@ -47,14 +49,16 @@ _MESSAGES = {
 _FORMS = ("{m}", "{M}!", "{m} :)")
 
 
-def trivial_rows() -> list[dict[str, Any]]:
+def trivial_rows(models: Sequence[str] = TRIVIAL_MODELS) -> list[dict[str, Any]]:
     """The synthetic rows: each message in three written forms (as is, capitalised with "!", with a smiley),
-    every model of ``TRIVIAL_MODELS`` scoring 1."""
+    every one of ``models`` scoring 1 (none without models)."""
+    if not models:
+        return []
     rows: list[dict[str, Any]] = []
     for kind, messages in _MESSAGES.items():
         for message in messages:
             for form in _FORMS:
                 text = form.format(m=message, M=message[:1].upper() + message[1:])
                 rows.append({"id": f"{TRIVIAL_DATASET}-{len(rows)}", "dataset": TRIVIAL_DATASET, "prompt": text,
-                             "scores": dict.fromkeys(TRIVIAL_MODELS, 1.0), "meta": {"kind": kind}})
+                             "scores": dict.fromkeys(models, 1.0), "meta": {"kind": kind}})
     return rows

@@ -166,9 +166,11 @@ def train(kind: str, rows: Iterable[Mapping[str, Any]], *, featurizer: PromptFea
     options = options or TrainOptions()
     featurizer = featurizer or PromptFeaturizer.load()
     if options.trivial_prompts:
-        from switchpoint.routing.learned.synthetic import trivial_rows
+        from switchpoint.routing.learned.synthetic import TRIVIAL_MODELS, trivial_rows
 
-        extra = trivial_rows()
+        rows = list(rows)
+        present = {canonical_training_name(column, row["scores"]) for row in rows for column in row.get("scores") or {}}
+        extra = trivial_rows([m for m in TRIVIAL_MODELS if m in present])
         rows = [*rows, *extra]
         if features is not None:
             features = [*features, *(featurizer.features(str(row["prompt"])) for row in extra)]
