@@ -257,16 +257,14 @@ def _with_any_cost(models: Sequence[str], rows: Sequence[Any]) -> list[str]:
     return [m for m in models if any(row.cost.get(m) is not None for row in rows)]
 
 
-def _costs_missing(models: Sequence[str], rows: Sequence[Any], *, listed: bool) -> bool:
+def _costs_missing(models: Sequence[str], costed: Sequence[str], *, listed: bool) -> bool:
     """Whether AIQ is out of reach: a listed model has no cost, or fewer than two of "all" have any."""
-    costed = _with_any_cost(models, rows)
     return len(costed) < len(models) if listed else len(costed) < 2
 
 
-def _costed(models: list[str], rows: Sequence[Any], *, listed: bool, hint: str) -> list[str]:
-    """The models with costs, for AIQ. Models listed by name must all have costs; from "all", the others are left
-    out (said on stderr, with ``hint``: what else the command can do)."""
-    costed = _with_any_cost(models, rows)
+def _costed(models: list[str], costed: list[str], *, listed: bool, hint: str) -> list[str]:
+    """The models with costs (``costed``), for AIQ. Models listed by name must all have costs; from "all", the
+    others are left out (said on stderr, with ``hint``: what else the command can do)."""
     missing = [m for m in models if m not in costed]
     if missing and listed:
         raise _Usage(f"AIQ needs costs; no cost for {', '.join(missing)}")
@@ -282,7 +280,7 @@ class _Setup:
     """Rows, the models to compare and how to get the router's predictions, from the common arguments."""
 
     def __init__(self, args: argparse.Namespace, *, folds: int | None = None, sparse: bool = False,
-                 objective: str = "aiq") -> None:
+                 objective: str | None = None) -> None:
         from switchpoint.routing.evaluation.data import load_rows, mean_score, models_in, rows_with
 
         self.data_name = ", ".join(Path(p).name for p in args.data)
@@ -300,15 +298,16 @@ class _Setup:
         else:
             listed = args.models not in (None, "all")
             if not self.two_model:
-                if objective == "quality" or (objective == "auto" and _costs_missing(models, rows, listed=listed)):
+                costed = _with_any_cost(models, rows)
+                if objective == "quality" or (objective == "auto" and _costs_missing(models, costed, listed=listed)):
                     self.quality_only = True
                     if objective == "auto":
                         _progress("no costs to compare: comparing the models on quality alone (mean quality of the "
                                   "model the router predicts best)")
                 else:
-                    hint = ("--objective quality compares them all on quality alone" if hasattr(args, "objective")
-                            else "")
-                    models = _costed(models, rows, listed=listed, hint=hint)
+                    # objective None: a command without --objective (calibrate: AIQ only)
+                    hint = "--objective quality compares them all on quality alone" if objective is not None else ""
+                    models = _costed(models, costed, listed=listed, hint=hint)
                     self.two_model = len(models) == 2
             self.rows = rows_with(rows, models, need_cost=not (self.two_model or self.quality_only))
             if not self.rows:

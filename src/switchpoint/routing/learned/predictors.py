@@ -201,7 +201,7 @@ class FactorPredictor:
     def _prior_off(self, dense: Sequence[float], probs: Sequence[float]) -> float:
         """How much of the length prior a prompt takes back off: p(prior-off task), by the detector or else by the
         recogniser."""
-        if not self._prior_off_index or not probs:
+        if not self._prior_off_index or not probs or not self._beta:  # no prior to take off: skip the detector
             return 0.0
         if self.prior_head is not None:
             bias, weights = self.prior_head
