@@ -51,6 +51,12 @@ def test_rows_are_typed_and_tolerate_nulls(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
         ("[1]", "expected a JSON object"),
         ('{"scores": {"x": 1}}', "'prompt' must be a string"),
+        ('{"prompt": 7, "scores": {"x": 1}}', "'prompt' must be a string, a list of chat messages"),
+        ('{"prompt": [], "scores": {"x": 1}}', "'prompt' must be a string, a list of chat messages"),
+        ('{"prompt": ["a", 1], "scores": {"x": 1}}', "a message is an object with a 'role'"),
+        ('{"prompt": [{"content": "hi"}], "scores": {"x": 1}}', "a message is an object with a 'role'"),
+        ('{"prompt": [{"role": "system", "content": "be brief"}], "scores": {"x": 1}}', "no user message with text"),
+        ('{"prompt": [{"role": "user", "content": ""}], "scores": {"x": 1}}', "no user message with text"),
         ('{"prompt": "p", "scores": {}}', "'scores' must be a non-empty object"),
         ('{"prompt": "p", "scores": {"x": "high"}}', "score of 'x' must be a finite number"),
         ('{"prompt": "p", "scores": {"x": 1}, "cost": {"x": true}}', "cost of 'x' must be a finite number"),
@@ -64,6 +70,20 @@ def test_malformed_lines_name_file_and_line(tmp_path: Path, line: str, message: 
     with pytest.raises(DataError, match=message) as info:
         load_rows(path)
     assert f"{path}:2" in str(info.value)
+
+
+def test_a_conversation_is_routed_on_its_last_user_message(tmp_path: Path) -> None:
+    """A multi-turn prompt (chat messages, or MT-Bench's list of user turns) becomes the text the gateway's
+    learned router reads: the last user message, content parts included."""
+    lines = [
+        '{"id": "m", "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Prove it."},'
+        ' {"role": "assistant", "content": "Proof: ..."}, {"role": "user", "content": [{"type": "text",'
+        ' "text": "Now shorter."}]}], "scores": {"x": 1}}',
+        '{"id": "t", "prompt": ["Write a poem.", "Make it rhyme."], "scores": {"x": 0}}',
+    ]
+    rows = load_rows(_write(tmp_path, lines))
+    assert [r.prompt for r in rows] == ["Now shorter.", "Make it rhyme."]
+    assert rows[0].as_dict()["prompt"] == "Now shorter."  # what training reads
 
 
 def test_missing_file(tmp_path: Path) -> None:

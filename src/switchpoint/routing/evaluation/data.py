@@ -8,6 +8,11 @@ Format (see ``data/routing/README.md`` of the shared data set)::
      "tokens": {...}, "meta": {...}}
 
 Only ``prompt`` and ``scores`` are required; ``cost`` may be missing or hold nulls. Scores lie in 0..1.
+
+A multi-turn prompt may be given as a list: of chat messages (``{"role": "user", "content": ...}``, the
+OpenAI shape) or of strings (the user's turns, as MT-Bench stores them). A row's prompt is then its last user
+message, the text the gateway's learned router reads when it decides (``RouteContext.text``) and the text
+``switchpoint export`` writes, so a router is trained and evaluated on what it will see when it serves.
 """
 
 from __future__ import annotations
@@ -72,12 +77,30 @@ def _number(value: Any, what: str, where: str, *, nullable: bool) -> float | Non
     return float(value)
 
 
+def _prompt_text(value: Any, where: str) -> str:
+    """A row's prompt: the string, or a conversation's last user message (see the module docstring)."""
+    if isinstance(value, str):
+        return value
+    what = "'prompt' must be a string, a list of chat messages or a list of the user's turns (strings)"
+    if not isinstance(value, list) or not value:
+        raise DataError(f"{where}: {what}")
+    if all(isinstance(turn, str) for turn in value):
+        return str(value[-1])
+    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in value):
+        raise DataError(f"{where}: {what}; a message is an object with a 'role' and a 'content'")
+    from switchpoint.analysis.view import RequestView  # the gateway's own reading of a conversation
+    from switchpoint.types import ChatRequest
+
+    text = RequestView(ChatRequest({"messages": value}, "")).last_user_text
+    if not any(m["role"] == "user" for m in value) or not text:
+        raise DataError(f"{where}: the conversation in 'prompt' has no user message with text")
+    return text
+
+
 def _row(obj: Any, where: str, default_dataset: str) -> RoutingRow:
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    prompt = obj.get("prompt")
-    if not isinstance(prompt, str):
-        raise DataError(f"{where}: 'prompt' must be a string")
+    prompt = _prompt_text(obj.get("prompt"), where)
     raw_scores = obj.get("scores")
     if not isinstance(raw_scores, dict) or not raw_scores:
         raise DataError(f"{where}: 'scores' must be a non-empty object of model -> score")
