@@ -11,8 +11,8 @@ a router never runs, silently degraded, on features it was not trained on. Then,
   the folded per-model weights) and ``sparse`` (``{feature: weight}``); optionally ``tasks`` (the task
   recogniser: ``{group: {"bias": b, "dense": [w...]}}``), ``task_offsets`` (``{model: {group: δ}}``) and
   ``prior_off`` (the groups on which the length prior is taken back off, in proportion to their probability),
-  optionally ``prior_head`` (``{"bias": b, "dense": [w...]}``: a detector of those groups' prompts whose
-  probability is used instead);
+  optionally ``prior_head`` (``{"bias": b, "dense": [w...]}``, and ``"floor": f`` when set: a detector of those
+  groups' prompts whose probability is used instead, above ``f`` and rescaled to [0, 1] when a floor is set);
 - ``knn``: ``k``, ``shrink``, ``vectors`` (prototype embeddings) and ``outcomes``
   (``{model: [score or null per prototype]}``).
 
@@ -62,6 +62,8 @@ def save_predictor(predictor: QualityPredictor, path: str | Path) -> None:
         if predictor.prior_head is not None:
             bias, weights = predictor.prior_head
             data["prior_head"] = {"bias": round(bias, 6), "dense": [round(v, 6) for v in weights]}
+            if predictor.prior_floor:
+                data["prior_head"]["floor"] = predictor.prior_floor
     elif isinstance(predictor, KNNPredictor):
         data.update({
             "dense_names": list(predictor.featurizer.dense_names),
@@ -98,7 +100,7 @@ def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPre
                                sparse=data["sparse"], registry=ProfileRegistry(models, tiers), meta=meta,
                                tasks=tasks, task_offsets=data.get("task_offsets"), prior_off=data.get("prior_off", ()),
                                prior_head=(float(head["bias"]), head["dense"]) if (head := data.get("prior_head"))
-                               else None)
+                               else None, prior_floor=float(head.get("floor", 0.0)) if head else 0.0)
     if kind == "knn":
         tiers = meta.get("tier_members", {})
         return KNNPredictor(featurizer, vectors=data["vectors"], outcomes=data["outcomes"], k=int(data["k"]),

@@ -105,7 +105,7 @@ class FactorPredictor:
                  tasks: Mapping[str, tuple[float, Sequence[float]]] | None = None,
                  task_offsets: Mapping[str, Mapping[str, float]] | None = None,
                  prior_off: Sequence[str] = (),
-                 prior_head: tuple[float, Sequence[float]] | None = None) -> None:
+                 prior_head: tuple[float, Sequence[float]] | None = None, prior_floor: float = 0.0) -> None:
         dims = featurizer.dims
         for name, (_, w) in {**models, **tiers, **(tasks or {})}.items():
             if len(w) != dims:
@@ -126,6 +126,9 @@ class FactorPredictor:
             raise ValueError("prior_head needs prior_off tasks and one weight per dense feature")
         # a detector of those tasks' prompts (bias, dense weights); without one, their recogniser probability
         self.prior_head = None if prior_head is None else (float(prior_head[0]), [float(v) for v in prior_head[1]])
+        if not 0.0 <= prior_floor < 1.0 or (prior_floor and prior_head is None):
+            raise ValueError(f"prior_floor must be in [0, 1) and needs a prior_head, got {prior_floor!r}")
+        self.prior_floor = float(prior_floor)  # the detector's probability that takes nothing off
         self._len_index = featurizer.dense_names.index("len") if self.prior_off else -1
         self.kind = kind
         self.featurizer = featurizer
@@ -158,7 +161,7 @@ class FactorPredictor:
         return FactorPredictor(self.kind, self.featurizer, offset=self.offset, models=models, tiers=tiers,
                                sparse=self.sparse, registry=self.registry, meta={**self.meta, "length_prior": beta},
                                tasks=self.tasks, task_offsets=self.task_offsets, prior_off=self.prior_off,
-                               prior_head=self.prior_head)
+                               prior_head=self.prior_head, prior_floor=self.prior_floor)
 
     def _params(self, name: str) -> tuple[float, list[float], list[float] | None, float]:
         """(bias, dense weights, task offsets or None, tier step of the length prior: 0 for no known tier)."""
@@ -199,13 +202,15 @@ class FactorPredictor:
                 for b, w, offs, step in params]
 
     def _prior_off(self, dense: Sequence[float], probs: Sequence[float]) -> float:
-        """How much of the length prior a prompt takes back off: p(prior-off task), by the detector or else by the
-        recogniser."""
+        """How much of the length prior a prompt takes back off: p(prior-off task), by the detector (above its floor,
+        rescaled to [0, 1]) or else by the recogniser."""
         if not self._prior_off_index or not probs or not self._beta:  # no prior to take off: skip the detector
             return 0.0
         if self.prior_head is not None:
             bias, weights = self.prior_head
-            return _sigmoid(bias + sum(map(mul, weights, dense)))
+            p = _sigmoid(bias + sum(map(mul, weights, dense)))
+            floor = self.prior_floor
+            return p if not floor else max(0.0, (p - floor) / (1.0 - floor))
         return sum(probs[i] for i in self._prior_off_index)
 
     def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:

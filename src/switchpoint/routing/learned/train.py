@@ -86,6 +86,9 @@ class TrainOptions:
     # take the prior off by a binary detector (those sources' prompts vs the rest, the two classes weighted alike)
     # instead of by the recogniser's probability of their groups
     prior_off_head: bool = True
+    # with the detector: a probability up to this floor takes nothing off; above it, the prior comes off linearly,
+    # all of it at p = 1 (0: in proportion to p)
+    prior_off_floor: float = 0.0
     # add the synthetic trivial messages (greetings, thanks, "ok": every model scores 1; synthetic.py)
     trivial_prompts: bool = True
     knn_k: int = 32
@@ -485,7 +488,8 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
                                              tier_members, options)
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
                            tasks=tasks, task_offsets=offsets, prior_off=prior_off,
-                           prior_head=_prior_off_head(x, data, options) if prior_off else None,
+                           prior_head=(head := _prior_off_head(x, data, options) if prior_off else None),
+                           prior_floor=options.prior_off_floor if head is not None else 0.0,
                            registry=ProfileRegistry(data.models, tiers),
                            meta={"tier_members": tier_members, "rank": rank, "l2": options.l2,
                                  "length_prior": options.length_prior,
