@@ -367,6 +367,47 @@ def test_a_prior_off_detector_replaces_the_recogniser(tmp_path: Path, featurizer
         FactorPredictor("mf", featurizer, meta={}, prior_off=("chat",), prior_head=(0.0, [0.0]), **kwargs)
 
 
+def test_a_detector_floor_keeps_the_prior_below_it(tmp_path: Path, featurizer: PromptFeaturizer) -> None:
+    """``prior_floor``: a detector probability up to the floor takes none of the prior off, and above it the prior
+    comes off linearly (p = 0.75 with floor 0.5: half of it); saved, loaded and kept by ``with_length_prior``."""
+    tasked = _with_tasks(featurizer)
+    kwargs = dict(offset=tasked.offset, models=tasked._models, tiers=tasked._tiers, sparse={},
+                  registry=tasked.registry, tasks=tasked.tasks, task_offsets=tasked.task_offsets, prior_off=("chat",))
+    dims = featurizer.dims
+    names = ["gpt-4-1106-preview", "mixtral-8x7b", "tier:large"]
+    dense = featurizer.features("Prove that there are infinitely many primes, in full detail. " * 40).dense
+
+    def build(p: float, floor: float) -> FactorPredictor:
+        bias = math.log(p / (1 - p))
+        return FactorPredictor("mf", featurizer, meta={"length_prior": 0.0}, prior_head=(bias, [0.0] * dims),
+                               prior_floor=floor, **kwargs).with_length_prior(0.2)
+
+    full = build(0.001, 0.0)  # p ≈ 0: the whole prior
+    none = FactorPredictor("mf", featurizer, meta={"length_prior": 0.0}, **kwargs)  # no prior at all
+    full_l, none_l = full.logits(dense, names), none.logits(dense, names)
+    assert full_l != pytest.approx(none_l, abs=0.05)  # a long prompt: the prior moves the logits
+
+    def share_off(predictor: FactorPredictor) -> list[float]:  # how much of the prior came off, per model
+        return [(f - g) / (f - n) for f, g, n in zip(full_l, predictor.logits(dense, names), none_l, strict=True)
+                if abs(f - n) > 1e-6]
+
+    assert share_off(build(0.5, 0.0)) == pytest.approx([0.5] * 3, abs=0.01)
+    assert share_off(build(0.5, 0.5)) == pytest.approx([0.0] * 3, abs=0.01)
+    assert share_off(build(0.3, 0.5)) == pytest.approx([0.0] * 3, abs=0.01)
+    assert share_off(build(0.75, 0.5)) == pytest.approx([0.5] * 3, abs=0.01)
+    floored = build(0.75, 0.5)
+    assert floored.prior_floor == 0.5
+    path = tmp_path / "floor.json.gz"
+    save_predictor(floored, path)
+    loaded = load_predictor(path, featurizer=featurizer)
+    assert isinstance(loaded, FactorPredictor) and loaded.prior_floor == 0.5
+    assert loaded.logits(dense, names) == pytest.approx(floored.logits(dense, names), abs=1e-6)
+    with pytest.raises(ValueError, match="prior_floor must be in"):
+        build(0.5, 1.0)
+    with pytest.raises(ValueError, match="needs a prior_head"):
+        FactorPredictor("mf", featurizer, meta={}, prior_floor=0.5, **kwargs)
+
+
 def test_prior_off_detector_is_trained_on_its_sources(featurizer: PromptFeaturizer) -> None:
     pytest.importorskip("numpy")
     from switchpoint.routing.learned.train import TrainOptions, train
@@ -381,3 +422,12 @@ def test_prior_off_detector_is_trained_on_its_sources(featurizer: PromptFeaturiz
         dense = featurizer.features(str(row["prompt"])).dense
         off = predictor._prior_off(dense, predictor.task_probabilities(dense))
         assert (off > 0.9) if row["dataset"] == "chat" else (off < 0.1)
+    assert predictor.prior_floor == 0.0
+    floored = train("mf", rows, featurizer=featurizer, options=TrainOptions(
+        iterations=30, rank=2, prior_off_sources=("chat",), trivial_prompts=False, prior_off_floor=0.5))
+    assert isinstance(floored, FactorPredictor) and floored.prior_floor == 0.5
+    assert floored.prior_head == predictor.prior_head  # the same detector, read above its floor
+    without = train("mf", rows, featurizer=featurizer, options=TrainOptions(
+        iterations=30, rank=2, prior_off_sources=("chat",), trivial_prompts=False, prior_off_floor=0.5,
+        prior_off_head=False))
+    assert isinstance(without, FactorPredictor) and without.prior_floor == 0.0  # no detector, no floor
