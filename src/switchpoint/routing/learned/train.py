@@ -88,7 +88,7 @@ class TrainOptions:
     prior_off_head: bool = True
     # with the detector: a probability up to this floor takes nothing off; above it, the prior comes off linearly,
     # all of it at p = 1 (0: in proportion to p)
-    prior_off_floor: float = 0.0
+    prior_off_floor: float = 0.5
     # add the synthetic trivial messages (greetings, thanks, "ok": every model scores 1; synthetic.py)
     trivial_prompts: bool = True
     knn_k: int = 32
