@@ -144,6 +144,40 @@ def test_language_examples(artifacts: Artifacts, text: str, code: str) -> None:
     assert 0.5 <= result.confidence <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Hello!", {"en"}), ("Hi", {"en"}), ("hi there", {"en"}), ("thanks!", {"en"}), ("ok", {"en"}),
+        ("Thank you", {"en"}), ("Good morning", {"en"}), ("yes", {"en"}), ("Bonjour !", {"fr"}), ("Merci", {"fr"}),
+        ("Ciao!", {"it"}), ("Grazie mille", {"it"}), ("Hola", {"es"}), ("¡Gracias!", {"es"}), ("Obrigado!", {"pt"}),
+        ("Danke", {"de"}), ("Guten Morgen", {"de"}), ("Tack!", {"sv"}), ("Kiitos", {"fi"}), ("Dziękuję", {"pl"}),
+        ("Merhaba", {"tr"}), ("Terima kasih", {"id"}), ("Cảm ơn", {"vi"}), ("Köszönöm", {"hu"}),
+        ("Hallo!", {"de", "nl", "da"}), ("Hej", {"sv", "da", "pl"}), ("ja", {"de", "nl", "sv", "da"}),
+        ("no", {"en", "es", "it"}),
+    ],
+)
+def test_short_chat_messages(artifacts: Artifacts, text: str, codes: set[str]) -> None:
+    """A message of one to three everyday chat words is not left to the n-gram model's guess ("Hello!" used to
+    read as Italian, "Hi" as Vietnamese): its words decide, and the model only chooses among their languages."""
+    result = LanguageIdentifier(artifacts.langid).identify(text)
+    assert result.code in codes
+    assert result.confidence == (0.8 if len(codes) == 1 else 0.6)
+
+
+def test_short_message_table_stays_within_reach(artifacts: Artifacts) -> None:
+    """Every language of the short-message table is one the identifier reports; longer messages, and chat words that
+    share no language, go to the model as before."""
+    from switchpoint.analysis.langid import SHORT_WORDS
+
+    identifier = LanguageIdentifier(artifacts.langid)
+    assert {c for codes in SHORT_WORDS.values() for c in codes} <= set(identifier.languages)
+    assert {c for codes in SHORT_WORDS.values() for c in codes} <= set(artifacts.langid["latin"].classes)
+    assert identifier.identify("Hello, how are you today?").confidence > 0.8  # five words: the model, sure of it
+    mixed = identifier.identify("merci danke")  # no shared language: the model's guess, with its own confidence
+    assert mixed.confidence not in (0.8, 0.6)
+    assert LanguageIdentifier({}).identify("Merci").code == "fr"  # no Latin model: the table still answers
+
+
 def test_at_least_twenty_languages(artifacts: Artifacts) -> None:
     languages = LanguageIdentifier(artifacts.langid).languages
     assert len(languages) >= 20

@@ -8,6 +8,11 @@
    (``artifacts/langid_latin.json.gz``, 17 languages); Cyrillic text without a decisive
    letter goes to a model of the same kind (``langid_cyrillic.json.gz``: ru, uk).
 
+A Latin-script message of at most three words, all of them everyday chat words ("Hello!", "merci", "ok",
+"guten Morgen"), is decided by a table of such words first (``SHORT_WORDS``): the n-gram model guesses
+at random on a word or two ("Hello!" read as Italian). The languages the words share decide; when several
+remain ("hallo": de, nl, da), the model chooses among them.
+
 Confidence is the winning probability times the share of letters in the winning script.
 """
 
@@ -20,7 +25,7 @@ from collections.abc import Mapping
 from switchpoint.analysis.features import UNKNOWN, LanguageResult
 from switchpoint.analysis.linear import LinearModel
 
-__all__ = ["SCRIPT_LANGUAGES", "LanguageIdentifier", "langid_features"]
+__all__ = ["SCRIPT_LANGUAGES", "SHORT_WORDS", "LanguageIdentifier", "langid_features"]
 
 _SAMPLE = 250  # characters of natural text read; more changes little and costs linearly
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -53,6 +58,40 @@ SCRIPT_LANGUAGES: dict[str, str] = {
     "sinhala": "si", "thai": "th", "lao": "lo", "myanmar": "my", "georgian": "ka", "hangul": "ko",
     "ethiopic": "am", "khmer": "km",
 }
+
+def _short_words(table: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for code, words in table.items():
+        for word in words.split():
+            out.setdefault(word, set()).add(code)
+    return {word: frozenset(codes) for word, codes in out.items()}
+
+
+# Everyday chat words (greetings, thanks, yes/no, farewells) of the Latin-script languages, for messages of one to
+# three words; a word listed under several languages is shared by them. "ok" is English here: it is everybody's.
+SHORT_WORDS: dict[str, frozenset[str]] = _short_words({
+    "en": "hello hi hey hiya howdy thanks thank thx ty you ok okay yes yeah yep yup no nope please pls bye goodbye "
+          "cheers sorry sure cool great nice good morning afternoon evening night welcome help test hello there "
+          "fine awesome perfect got it lol",
+    "de": "hallo danke ja nein tschüss bitte moin servus guten morgen tag abend gut genau schön",
+    "fr": "bonjour salut merci oui non bonsoir revoir au beaucoup bonne nuit parfait coucou",
+    "es": "hola gracias sí no adiós buenos buenas días noches tarde tardes vale bueno perfecto muchas",
+    "it": "ciao grazie sì no buongiorno buonasera buonanotte prego arrivederci salve perfetto mille va bene",
+    "pt": "olá oi obrigado obrigada bom dia boa noite tarde tchau sim não tudo bem valeu perfeito",
+    "nl": "hallo hoi dank bedankt doei goedemorgen ja nee dag goed prima",
+    "sv": "hej tack hejdå nej ja hallå bra",
+    "da": "hej tak farvel nej ja hallo godmorgen godt",
+    "fi": "hei moi kiitos kyllä ei terve",
+    "pl": "cześć dzięki dziękuję tak nie hej witam dzień dobry",
+    "cs": "ahoj díky děkuji ano ne dobrý den",
+    "hu": "szia szervusz köszönöm köszi igen nem",
+    "ro": "salut mulțumesc mersi da nu bună",
+    "tr": "merhaba selam teşekkürler teşekkür sağol evet hayır tamam günaydın",
+    "id": "halo hai terima kasih ya tidak selamat pagi",
+    "vi": "xin chào cảm ơn vâng không",
+})
+_SHORT_MAX_WORDS = 3
+
 _UK = frozenset("іїєґІЇЄҐ")
 _RU = frozenset("ыэёЫЭЁ")
 _SR_MK = frozenset("јљњћџѓќЈЉЊЋЏЃЌ")
@@ -181,12 +220,34 @@ class LanguageIdentifier:
         return UNKNOWN, 0.0
 
     def _latin(self, sample: str, letters: int) -> tuple[str, float]:
+        shared = _short_message(sample)
+        if shared is not None and (self.latin is None or len(shared) == 1):
+            return min(shared) if len(shared) == 1 else ("en" if "en" in shared else min(shared)), 0.8
         if self.latin is None:
             return "en", 0.5
+        if shared is not None:  # the words' languages, and the model chooses among them
+            probs = self.latin.predict_proba(langid_features(sample))
+            code = max(sorted(shared), key=lambda c: probs.get(c, 0.0))
+            return code, 0.6
         code, p = _best(self.latin, sample)
         if letters < 6:  # "ok", "hi": too short to be sure
             p *= 0.6
         return code, p
+
+
+def _short_message(sample: str) -> frozenset[str] | None:
+    """The languages every word of a message of at most three everyday chat words belongs to (``SHORT_WORDS``);
+    None for any other message, or when the words share no language."""
+    words = _LATIN_WORDS.findall(sample.lower())
+    if not words or len(words) > _SHORT_MAX_WORDS:
+        return None
+    shared: frozenset[str] | None = None
+    for word in words:
+        codes = SHORT_WORDS.get(word)
+        if codes is None:
+            return None
+        shared = codes if shared is None else shared & codes
+    return shared or None
 
 
 def _best(model: LinearModel, sample: str) -> tuple[str, float]:
