@@ -158,3 +158,55 @@ def test_serve_without_anything_to_serve(tmp_path: Path) -> None:
     assert result.stderr.startswith("switchpoint: no models to serve.")
     assert "pip install 'switchpoint[local]'" in result.stderr
     assert "OPENAI_API_KEY" in result.stderr
+
+
+LEARNED = """models:
+  - {name: smart, provider: openai_compat, model: gpt-4.1, api_base: "http://127.0.0.1:9/v1"}
+  - {name: fast, provider: openai_compat, model: gpt-4.1-nano, api_base: "http://127.0.0.1:9/v1"}
+routers:
+  auto:
+    default: fast
+    policies:
+      - kind: learned
+        ARTIFACT
+        candidates: {smart: {profile: SMART}, fast: {profile: gpt-4.1-nano}}
+        objective: {threshold: 0.1}
+"""
+
+
+def test_config_check_loads_what_the_routers_load(tmp_path: Path) -> None:
+    """What start-up would refuse, config check reports too: a learned candidate the router cannot place, and an
+    artifact that is missing or is no artifact (before, check said ok and serve then failed to start)."""
+    path = tmp_path / "learned.yaml"
+    path.write_text(LEARNED.replace("ARTIFACT", "artifact: default").replace("SMART", "acme-chat-v2"), encoding="utf-8")
+    result = _run("config", "check", str(path))
+    assert result.returncode == 1
+    first, second = result.stderr.splitlines()
+    assert first == f"{path}: 1 problem"
+    assert second.startswith("  routers.auto.policies[0]: model 'acme-chat-v2' is unknown to this router")
+    garbage = tmp_path / "garbage.json.gz"
+    garbage.write_bytes(b"not gzip")
+    for artifact, message in ((tmp_path / "absent.json.gz", "router artifact not found"),
+                              (garbage, "not a router artifact")):
+        path.write_text(LEARNED.replace("ARTIFACT", f"artifact: {artifact}").replace("SMART", "gpt-4.1"),
+                        encoding="utf-8")
+        result = _run("config", "check", str(path))
+        assert result.returncode == 1
+        line = result.stderr.splitlines()[1]
+        assert line.startswith("  routers.auto.policies[0].artifact: ") and message in line, result.stderr
+    path.write_text(LEARNED.replace("ARTIFACT", "artifact: default").replace("SMART", "gpt-4.1"), encoding="utf-8")
+    ok = _run("config", "check", str(path))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == f"{path}: ok (2 model groups, 2 deployments)"
+
+
+def test_serve_refused_at_start_up_says_why_without_a_traceback(tmp_path: Path) -> None:
+    """A config problem found while loading (here an unplaceable learned candidate) stops serve with the problem in
+    one log line and a non-zero exit, not a Python traceback."""
+    path = tmp_path / "learned.yaml"
+    path.write_text(LEARNED.replace("ARTIFACT", "artifact: default").replace("SMART", "acme-chat-v2")
+                    + "server: {port: 0}\n", encoding="utf-8")
+    result = _run("serve", "--config", str(path))
+    assert result.returncode != 0
+    assert "startup failed: routers.auto.policies[0]: model 'acme-chat-v2' is unknown to this router" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -108,12 +108,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(path: str) -> int:
-    from switchpoint.config.build import build_groups
+    """Everything start-up would refuse, without starting anything: the file, the deployments, the routers, and
+    what the routers load (learned artifacts and their candidates' profiles, calibration files)."""
+    from switchpoint.config.build import build_groups, build_routing
     from switchpoint.config.load import load_config
 
     try:
         config = load_config(path)
         groups = build_groups(config)
+        routing = build_routing(config, groups)
+        problems = routing.analysis.check() if routing.needs_analysis else []
+        if problems:
+            raise ConfigError("\n".join(problems), problems)
     except ConfigError as exc:
         print(f"{path}: {len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
         for problem in exc.problems:

@@ -250,7 +250,11 @@ def _learned_policy(
     length_prior = spec.length_prior
 
     def load(artifacts: Artifacts) -> None:  # in the analysis loader's worker thread
-        predictor = learned.load_predictor(artifact)
+        try:
+            predictor = learned.load_predictor(artifact)
+        except (OSError, ValueError) as exc:  # missing, not an artifact, or trained on other features
+            message = f"{where}.artifact: {exc}"
+            raise ConfigError(message, [message]) from None
         if length_prior is not None:
             predictor = _with_length_prior(predictor, length_prior, where)
         try:  # every candidate's profile must resolve: fail at start-up, not on each request

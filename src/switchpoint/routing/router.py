@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from switchpoint.analysis import AnalysisConfig, AnalysisPipeline, Artifacts, RequestFeatures, build_pipeline
+from switchpoint.errors import ConfigError
 from switchpoint.routing.decision import Candidate, RouteDecision
 from switchpoint.routing.expr import Condition
 from switchpoint.routing.learned_policy import estimate_cost, expected_output_tokens
@@ -146,6 +147,20 @@ class SharedAnalysis:
                 callback(artifacts)
             self.pipeline = build_pipeline(self.config, artifacts=artifacts)
         return self.pipeline
+
+    def check(self) -> list[str]:
+        """Run every ``on_load`` callback once on freshly loaded artifacts, as start-up would, and return the
+        problems they report (``ConfigError``: an artifact that will not load, a candidate profile the predictor
+        cannot place, ...) instead of stopping at the first. For ``config check``: the callbacks bind their policies
+        as at start-up, but no pipeline is built here."""
+        artifacts = Artifacts.load()
+        problems: list[str] = []
+        for callback in self.on_load:
+            try:
+                callback(artifacts)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        return problems
 
     async def load(self) -> AnalysisPipeline:
         pipeline = self.pipeline

@@ -17,7 +17,7 @@ from switchpoint._version import __version__
 from switchpoint.analytics.queries import Prices
 from switchpoint.analytics.routing import prices_from_groups
 from switchpoint.engine import Gateway
-from switchpoint.errors import AuthenticationError, InvalidRequest, RequestError
+from switchpoint.errors import AuthenticationError, ConfigError, InvalidRequest, RequestError
 from switchpoint.metrics import MetricsSink
 from switchpoint.server.admin_api import ADMIN_PREFIXES, AdminEndpoint
 from switchpoint.server.anthropic_api import MESSAGES_PATH, MessagesEndpoint
@@ -200,6 +200,10 @@ class SwitchpointApp:
                 try:
                     for hook in self._on_startup:
                         await hook()
+                except ConfigError as exc:  # a config problem found at load (an artifact, a profile): no traceback
+                    logger.error("startup failed: %s", exc.message)
+                    await send({"type": "lifespan.startup.failed", "message": exc.message})
+                    return
                 except Exception as exc:
                     logger.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
