@@ -29,6 +29,7 @@ from switchpoint.errors import (
     UnknownModel,
     UnsupportedCapability,
     redact,
+    release_tracebacks,
     status_of,
 )
 from switchpoint.server.error_responses import error_body, error_event, error_response
@@ -408,3 +409,25 @@ def test_error_body_and_event() -> None:
     event = error_event(InvalidRequest("bad", param="model"))
     assert event.startswith(b"data: ") and event.endswith(b"\n\n")
     assert orjson.loads(event[6:-2])["error"]["param"] == "model"
+
+
+def test_release_tracebacks_walks_what_an_error_carries() -> None:
+    """The error, its cause and context, and an AllAttemptsFailed's list all lose their tracebacks (and so the frames
+    those hold); a shared error is visited once."""
+
+    def raised(error: BaseException) -> BaseException:
+        try:
+            raise error
+        except BaseException as caught:
+            return caught
+
+    root = raised(ValueError("socket"))
+    first = ProviderHTTPError("upstream said 500", status_code=500)
+    first.__cause__ = root
+    first = raised(first)
+    second = raised(ProviderTimeout("no first token", phase="first_token"))
+    second.__context__ = first
+    both = raised(AllAttemptsFailed([first, second]))
+    assert all(e.__traceback__ is not None for e in (root, first, second, both))
+    release_tracebacks(both)
+    assert all(e.__traceback__ is None for e in (root, first, second, both))

@@ -58,6 +58,7 @@ from switchpoint.errors import (
     SwitchpointError,
     UnknownModel,
     UnsupportedCapability,
+    release_tracebacks,
 )
 from switchpoint.protocols import Balancer, Embedder, EventSink, Provider
 from switchpoint.routing.router import Routing
@@ -309,6 +310,7 @@ class Gateway:
     async def _fall_back(
         self, run: Run, group: ModelGroup, first_error: SwitchpointError, stream: bool
     ) -> Served[Any]:
+        release_tracebacks(first_error)  # kept in run.errors: no traceback holding the frames that hold run
         error: SwitchpointError | None = first_error
         fallbacks = self._runtime[group.name].policy.fallbacks
         tried = [group.name]
@@ -335,6 +337,7 @@ class Gateway:
             except UnsupportedCapability:
                 error = None  # this fallback cannot serve the request: the next one, same class
             except (ProviderError, NoDeploymentAvailable) as exc:
+                release_tracebacks(exc)
                 error = exc
 
     def _order(self, run: Run, group: ModelGroup) -> tuple[list[Deployment], GroupRuntime, bool]:
@@ -418,6 +421,7 @@ class Gateway:
             except ProviderError as exc:
                 if classify(exc) not in RETRYABLE:
                     raise
+                release_tracebacks(exc)  # retried past: kept as `last`, it must not keep this frame alive
                 last, tries, reason = exc, tries + 1, f"failover after {type(exc).__name__}"
         raise last or unavailable(group, ordered, self.health_tracker, self.clock.now())
 

@@ -60,6 +60,7 @@ __all__ = [
     "UnknownModel",
     "UnsupportedCapability",
     "redact",
+    "release_tracebacks",
     "status_of",
 ]
 
@@ -257,6 +258,27 @@ class ContentFiltered(ProviderError):
     def __init__(self, message: str, *, response: Any, provider: str = "", deployment: str = "") -> None:
         super().__init__(message, provider=provider, deployment=deployment)
         self.response = response
+
+
+def release_tracebacks(error: BaseException) -> None:
+    """Drop the tracebacks of a handled error and of the errors it carries (its cause and context, and an
+    :class:`AllAttemptsFailed`'s list).
+
+    A handled switchpoint error is answered or retried, never shown with its traceback; but the traceback holds
+    every frame the error passed through, and those frames hold the error again (a ``last`` or ``error`` local,
+    the request's list of errors): a reference cycle per failure that only the garbage collector frees. Called
+    where an error is retried past or turned into a response."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+        if isinstance(current, AllAttemptsFailed):
+            pending += current.errors
 
 
 class AllAttemptsFailed(SwitchpointError):

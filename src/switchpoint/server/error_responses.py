@@ -13,6 +13,7 @@ from switchpoint.errors import (
     RequestError,
     SwitchpointError,
     redact,
+    release_tracebacks,
     status_of,
 )
 
@@ -53,10 +54,15 @@ def retry_after(exc: BaseException) -> bytes | None:
 
 def error_response(exc: BaseException) -> tuple[int, bytes]:
     message, error_type, param, code = _fields(exc)
-    return status_of(exc), error_body(message, error_type, param=param, code=code)
+    status = status_of(exc)
+    if isinstance(exc, SwitchpointError):  # answered: its traceback would only keep its frames alive
+        release_tracebacks(exc)
+    return status, error_body(message, error_type, param=param, code=code)
 
 
 def error_event(exc: BaseException) -> bytes:
     """An SSE event carrying the error, as OpenAI sends one mid-stream."""
     message, error_type, param, code = _fields(exc)
+    if isinstance(exc, SwitchpointError):
+        release_tracebacks(exc)
     return b"data: " + error_body(message, error_type, param=param, code=code) + b"\n\n"
