@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -13,6 +15,18 @@ from switchpoint.config.load import parse_config
 from switchpoint.server.run import build_app
 from switchpoint.storage.sinks import FanoutSink, MemorySink
 from switchpoint.testing import FakeOpenAIUpstream
+
+
+def in_cycles(match: Callable[[object], bool]) -> int:
+    """Collect, and count the objects ``match`` accepts that only the garbage collector could free (they were in
+    reference cycles)."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return sum(1 for o in gc.garbage if match(o))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from switchpoint.server.asgi import DisconnectWatch
+from tests.helpers import in_cycles
 
 
 @pytest.fixture
@@ -22,17 +23,6 @@ def no_gc() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _cycles_of(kind: type) -> int:
-    """Collect, and count the objects of ``kind`` that only the collector could free (they were in cycles)."""
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        return sum(isinstance(o, kind) for o in gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
 
 
 class _Client:
@@ -62,8 +52,8 @@ def test_a_finished_request_leaves_no_reference_cycle(no_gc: None, started: bool
             await asyncio.create_task(request())
 
     asyncio.run(main())
-    assert _cycles_of(DisconnectWatch) == 0
-    assert _cycles_of(asyncio.CancelledError) == 0
+    assert in_cycles(lambda o: isinstance(o, DisconnectWatch)) == 0
+    assert in_cycles(lambda o: isinstance(o, asyncio.CancelledError)) == 0
 
 
 def test_a_client_that_leaves_cancels_the_request_quietly() -> None:

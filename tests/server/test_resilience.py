@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from switchpoint.testing import FakeOpenAIUpstream
-from tests.helpers import ServedGateway, chat_config, free_port
+from tests.helpers import ServedGateway, chat_config, free_port, in_cycles
 
 HELLO = {"model": "pair", "messages": [{"role": "user", "content": "Say hello"}]}
 SECRET = "sk-upstream-secret-0123456789"
@@ -176,22 +176,14 @@ def test_f1_every_deployment_rate_limited_answers_429_with_the_gateways_view(ups
         assert response.headers["x-ratelimit-reset-requests"] == f"{wait}s"
 
 
-def _switchpoint_cycles() -> int:
-    """Collect, and count switchpoint errors and switchpoint frames that only the collector could free."""
-    import gc
-
+def _switchpoint_object(o: object) -> bool:
+    """A switchpoint error, or a frame of switchpoint's own code (not of its test fakes)."""
     from switchpoint.errors import SwitchpointError
 
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        return sum(isinstance(o, SwitchpointError)
-                   or (type(o).__name__ == "frame" and "/switchpoint/" in o.f_code.co_filename
-                       and "/switchpoint/testing/" not in o.f_code.co_filename)
-                   for o in gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
+    if isinstance(o, SwitchpointError):
+        return True
+    code = getattr(o, "f_code", None) if type(o).__name__ == "frame" else None
+    return code is not None and "/switchpoint/" in code.co_filename and "/switchpoint/testing/" not in code.co_filename
 
 
 def test_failures_leave_no_reference_cycles(upstream: FakeOpenAIUpstream) -> None:
@@ -216,6 +208,6 @@ def test_failures_leave_no_reference_cycles(upstream: FakeOpenAIUpstream) -> Non
             assert c.post("/v1/messages", json=body).status_code >= 500
             assert c.post("/v1/chat/completions", json={"model": "pair", "messages": []}).status_code == 400
             time.sleep(0.2)  # the server thread finishes its requests
-            assert _switchpoint_cycles() == 0
+            assert in_cycles(_switchpoint_object) == 0
         finally:
             gc.enable()

@@ -221,10 +221,12 @@ class LanguageIdentifier:
 
     def _latin(self, sample: str, letters: int) -> tuple[str, float]:
         shared = _short_message(sample)
-        if shared is not None and (self.latin is None or len(shared) == 1):
-            return min(shared) if len(shared) == 1 else ("en" if "en" in shared else min(shared)), 0.8
+        if shared is not None and len(shared) == 1:
+            return next(iter(shared)), 0.8
         if self.latin is None:
-            return "en", 0.5
+            if shared is None:
+                return "en", 0.5
+            return ("en" if "en" in shared else min(shared)), 0.8
         if shared is not None:  # the words' languages, and the model chooses among them
             probs = self.latin.predict_proba(langid_features(sample))
             code = max(sorted(shared), key=lambda c: probs.get(c, 0.0))

@@ -99,26 +99,22 @@ class PredictorRouter:
         self.profiles = dict(profiles or {})
         self.levels: dict[str, float] = {}  # data model -> logit shift (routing/levels.py)
         self.note = note
-        self._names: dict[tuple[str, ...], dict[str, str]] = {}
         self._resolved: dict[tuple[str, ...], tuple[dict[str, str], list[str]]] = {}
         self._said: set[str] = set()  # models whose placement was noted
 
     def names(self, rows: Sequence[RoutingRow], models: Sequence[str], *, pair: bool = False) -> dict[str, str]:
         """Data model -> the name the predictor is asked about (``pair``: ``models`` is ``[strong, weak]``)."""
-        key = (*models, "\0pair" if pair else "")
-        if key not in self._names:
-            names, unplaced = self._resolve(rows, models)
-            if unplaced and pair:
-                names.update(self._by_role(models, names, unplaced))
-            elif unplaced:
-                model = unplaced[0]
-                why = "it has no costs" if _log_cost(rows, model) is None else "no known model with costs to compare"
-                raise EvaluationError(
-                    f"router {self.name}: model {model!r} is unknown to this router and cannot be placed by its price"
-                    f" ({why}); give --profile {model}=MODEL (a model the router knows) or --profile "
-                    f"{model}=tier:TIER (frontier, large, medium, small)")
-            self._names[key] = names
-        return self._names[key]
+        names, unplaced = self._resolve(rows, models)
+        if unplaced and pair:
+            names.update(self._by_role(models, names, unplaced))
+        elif unplaced:
+            model = unplaced[0]
+            why = "it has no costs" if _log_cost(rows, model) is None else "no known model with costs to compare"
+            raise EvaluationError(
+                f"router {self.name}: model {model!r} is unknown to this router and cannot be placed by its price"
+                f" ({why}); give --profile {model}=MODEL (a model the router knows) or --profile "
+                f"{model}=tier:TIER (frontier, large, medium, small)")
+        return names
 
     def unplaceable(self, rows: Sequence[RoutingRow], models: Sequence[str]) -> list[str]:
         """The models among ``models`` this router cannot rank on these rows: unknown to it, with no profile given

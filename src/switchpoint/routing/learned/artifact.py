@@ -96,11 +96,12 @@ def read_predictor(path: str | Path, featurizer: PromptFeaturizer) -> QualityPre
         models = {m: (float(p["bias"]), p["dense"]) for m, p in data["models"].items()}
         tiers = {t: (float(p["bias"]), p["dense"]) for t, p in data["tiers"].items()}
         tasks = {g: (float(p["bias"]), p["dense"]) for g, p in data.get("tasks", {}).items()}
+        head = data.get("prior_head")
         return FactorPredictor(kind, featurizer, offset=float(data["offset"]), models=models, tiers=tiers,
                                sparse=data["sparse"], registry=ProfileRegistry(models, tiers), meta=meta,
                                tasks=tasks, task_offsets=data.get("task_offsets"), prior_off=data.get("prior_off", ()),
-                               prior_head=(float(head["bias"]), head["dense"]) if (head := data.get("prior_head"))
-                               else None, prior_floor=float(head.get("floor", 0.0)) if head else 0.0)
+                               prior_head=(float(head["bias"]), head["dense"]) if head else None,
+                               prior_floor=float(head.get("floor", 0.0)) if head else 0.0)
     if kind == "knn":
         tiers = meta.get("tier_members", {})
         return KNNPredictor(featurizer, vectors=data["vectors"], outcomes=data["outcomes"], k=int(data["k"]),

@@ -208,9 +208,8 @@ class FactorPredictor:
             return 0.0
         if self.prior_head is not None:
             bias, weights = self.prior_head
-            p = _sigmoid(bias + sum(map(mul, weights, dense)))
-            floor = self.prior_floor
-            return p if not floor else max(0.0, (p - floor) / (1.0 - floor))
+            floor = self.prior_floor  # 0: in proportion to p
+            return max(0.0, (_sigmoid(bias + sum(map(mul, weights, dense))) - floor) / (1.0 - floor))
         return sum(probs[i] for i in self._prior_off_index)
 
     def predict(self, text: str, models: Sequence[str]) -> dict[str, float]:

@@ -486,10 +486,10 @@ def _train_factor(kind: str, data: TrainingData, featurizer: PromptFeaturizer, o
     sparse_weights = {vocab[j]: round(float(params["v"][j]), 5) for j in keep if abs(params["v"][j]) >= 1e-5}
     tasks, offsets, prior_off = _task_levels(data, x, gid, group_names, params, (pm, pg), shift, folded,
                                              tier_members, options)
+    head = _prior_off_head(x, data, options) if prior_off else None
     return FactorPredictor(kind, featurizer, offset=offset, models=models, tiers=tiers, sparse=sparse_weights,
                            tasks=tasks, task_offsets=offsets, prior_off=prior_off,
-                           prior_head=(head := _prior_off_head(x, data, options) if prior_off else None),
-                           prior_floor=options.prior_off_floor if head is not None else 0.0,
+                           prior_head=head, prior_floor=options.prior_off_floor if head is not None else 0.0,
                            registry=ProfileRegistry(data.models, tiers),
                            meta={"tier_members": tier_members, "rank": rank, "l2": options.l2,
                                  "length_prior": options.length_prior,
