@@ -91,6 +91,7 @@ SHORT_WORDS: dict[str, frozenset[str]] = _short_words({
     "vi": "xin chào cảm ơn vâng không",
 })
 _SHORT_MAX_WORDS = 3
+_SHORT_MAX_LETTERS = _SHORT_MAX_WORDS * max(map(len, SHORT_WORDS))  # longer texts skip the table's word split
 
 _UK = frozenset("іїєґІЇЄҐ")
 _RU = frozenset("ыэёЫЭЁ")
@@ -220,7 +221,7 @@ class LanguageIdentifier:
         return UNKNOWN, 0.0
 
     def _latin(self, sample: str, letters: int) -> tuple[str, float]:
-        shared = _short_message(sample)
+        shared = _short_message(sample) if letters <= _SHORT_MAX_LETTERS else None
         if shared is not None and len(shared) == 1:
             return next(iter(shared)), 0.8
         if self.latin is None:
